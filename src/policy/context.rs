@@ -1,0 +1,81 @@
+//! The request context: the condition keys of one request and their values, filled by
+//! the gateway from trusted sources only (or by `simulate` from the command line).
+
+use super::catalog::ConditionKey;
+
+/// Condition key values of one request. A key with an empty set of values counts as
+/// absent. Keys outside the catalogue are always absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    known: Vec<Option<Vec<String>>>,
+    tags: Vec<(Box<str>, Vec<String>)>,
+}
+
+impl Context {
+    pub fn new() -> Context {
+        Context {
+            known: vec![None; ConditionKey::known_count()],
+            tags: Vec::new(),
+        }
+    }
+
+    /// Set a key's values, replacing any it had.
+    pub fn set(&mut self, key: &ConditionKey, values: Vec<String>) {
+        match key {
+            ConditionKey::Known(_) => {
+                if self.known.is_empty() {
+                    self.known = vec![None; ConditionKey::known_count()];
+                }
+                if let Some(slot) = key.known_index().and_then(|i| self.known.get_mut(i)) {
+                    *slot = Some(values);
+                }
+            }
+            ConditionKey::RequestObjectTag(tag) => {
+                self.tags.retain(|(t, _)| t != tag);
+                self.tags.push((tag.clone(), values));
+            }
+            ConditionKey::Unknown(_) => {}
+        }
+    }
+
+    /// Set a single-valued key.
+    pub fn set_one(&mut self, key: &ConditionKey, value: impl Into<String>) {
+        self.set(key, vec![value.into()]);
+    }
+
+    /// Add one value to a key (making it multivalued when it already had one).
+    pub fn add(&mut self, key: &ConditionKey, value: impl Into<String>) {
+        let mut values = self.get(key).map(<[String]>::to_vec).unwrap_or_default();
+        values.push(value.into());
+        self.set(key, values);
+    }
+
+    /// The key's values as sent (possibly empty), or `None` when it was not sent.
+    pub fn get(&self, key: &ConditionKey) -> Option<&[String]> {
+        match key {
+            ConditionKey::Known(_) => key
+                .known_index()
+                .and_then(|i| self.known.get(i))
+                .and_then(|v| v.as_deref()),
+            ConditionKey::RequestObjectTag(tag) => self
+                .tags
+                .iter()
+                .find(|(t, _)| t == tag)
+                .map(|(_, v)| v.as_slice()),
+            ConditionKey::Unknown(_) => None,
+        }
+    }
+
+    /// True when the key was given, even with no values.
+    pub fn contains(&self, key: &ConditionKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value of a single-valued key, when it has exactly one.
+    pub fn single(&self, key: &ConditionKey) -> Option<&str> {
+        match self.get(key) {
+            Some([one]) => Some(one),
+            _ => None,
+        }
+    }
+}
