@@ -1,6 +1,12 @@
 //! Portcullis: an S3 policy-enforcement gateway.
 //!
 //! The request pipeline reads top to bottom: **authenticate → classify → decide →
-//! forward → record**. [`policy`] is the pure engine every stage trusts.
+//! forward → record**. [`policy`] is the pure engine every stage trusts; [`store`]
+//! loads configuration, identities and policies into one immutable snapshot.
 
+pub mod auth;
+pub mod commands;
+pub mod config;
 pub mod policy;
+pub mod store;
+pub mod yaml;

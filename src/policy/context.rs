@@ -79,3 +79,43 @@ impl Context {
         }
     }
 }
+
+impl Context {
+    /// Fill, unless already present, the keys a request derives from its principal,
+    /// its resource and the time: `aws:username`, `aws:userid`, `aws:PrincipalArn`,
+    /// `aws:PrincipalType`, `aws:PrincipalOrgID`, `cw:ResourceOrgCloudID`, `cw:Bucket`,
+    /// `cw:ResourceArn`, `aws:CurrentTime`, `aws:EpochTime`.
+    pub fn fill_derived(
+        &mut self,
+        principal: &super::Principal,
+        resource: &str,
+        organization: &str,
+        now: super::values::Timestamp,
+    ) {
+        let mut fill = |name: &str, value: Option<String>| {
+            let key = ConditionKey::known(name);
+            if let Some(v) = value
+                && !self.contains(&key)
+            {
+                self.set_one(&key, v);
+            }
+        };
+        let user = principal.as_user();
+        fill("aws:username", user.map(|u| u.name.clone()));
+        fill("aws:userid", user.map(|u| u.id.clone()));
+        fill("aws:PrincipalArn", user.map(|u| u.arn.clone()));
+        fill(
+            "aws:PrincipalType",
+            Some(if user.is_some() { "User" } else { "Anonymous" }.to_owned()),
+        );
+        fill("aws:PrincipalOrgID", user.map(|u| u.org.clone()));
+        fill("cw:ResourceOrgCloudID", Some(organization.to_owned()));
+        fill(
+            "cw:Bucket",
+            super::decide::bucket_of(resource).map(str::to_owned),
+        );
+        fill("cw:ResourceArn", Some(resource.to_owned()));
+        fill("aws:CurrentTime", Some(now.to_iso8601()));
+        fill("aws:EpochTime", Some(now.unix_seconds().to_string()));
+    }
+}

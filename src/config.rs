@@ -1,0 +1,431 @@
+//! The YAML configuration file (`spec/interface.md`) → typed [`Config`]. Unknown keys
+//! are errors, and every error is reported at once with its location.
+
+use crate::auth::secret::{Secret, SecretSource, read_secret};
+use crate::policy::Mode;
+use crate::policy::values::Cidr;
+use crate::yaml::{FileIssue, Reader, child};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct Config {
+    /// The configuration file itself.
+    pub file: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: Option<Tls>,
+    pub region: String,
+    pub virtual_host_domains: Vec<String>,
+    pub trusted_proxies: Vec<Cidr>,
+    pub organization: String,
+    pub evaluation: Mode,
+    pub allow_unknown_condition_keys: bool,
+    pub block_public_access: bool,
+    pub sigv2: bool,
+    pub backend: Backend,
+    pub identities: PathBuf,
+    pub policies: PathBuf,
+    pub admin_listen: Option<SocketAddr>,
+    pub audit: Audit,
+}
+
+#[derive(Debug)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum Backend {
+    /// A remote S3-compatible service.
+    Remote {
+        endpoint: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: Secret,
+        path_style: bool,
+        literal_keys: bool,
+    },
+    /// A backend embedded in the process, for local trials.
+    Embedded { dir: PathBuf, literal_keys: bool },
+}
+
+#[derive(Debug, Default)]
+pub struct Audit {
+    pub log: Option<String>,
+    pub otlp_endpoint: Option<String>,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "listen",
+    "tls",
+    "region",
+    "virtual_host_domains",
+    "trusted_proxies",
+    "organization",
+    "evaluation",
+    "allow_unknown_condition_keys",
+    "block_public_access",
+    "sigv2",
+    "backend",
+    "identities",
+    "policies",
+    "admin_listen",
+    "audit",
+];
+
+const BACKEND_KEYS: &[&str] = &[
+    "endpoint",
+    "region",
+    "access_key_id",
+    "secret_access_key",
+    "secret_access_key_file",
+    "secret_access_key_env",
+    "path_style",
+    "literal_keys",
+    "embedded",
+];
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(file: &Path) -> Result<Config, Vec<FileIssue>> {
+        let mut r = Reader::new(file);
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                r.error("", format!("cannot read configuration: {e}"));
+                return Err(r.issues);
+            }
+        };
+        let config = r.parse(&text).and_then(|v| parse(&mut r, &v));
+        match config {
+            Some(c) if r.issues.is_empty() => Ok(c),
+            _ => Err(r.issues),
+        }
+    }
+
+    /// The directory relative paths are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    base.join(p)
+}
+
+fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
+    let map = r.object("", v, TOP_KEYS)?;
+    let base = r.file.parent().unwrap_or(Path::new(".")).to_owned();
+    let listen_text = r.string(map, "", "listen");
+    let listen = socket(
+        r,
+        "listen",
+        listen_text.as_deref().or(Some("127.0.0.1:8080")),
+    );
+    let admin_listen = match r.string(map, "", "admin_listen") {
+        Some(s) => socket(r, "admin_listen", Some(&s)),
+        None => None,
+    };
+    let tls = map.get("tls").and_then(|t| {
+        let tm = r.object("tls", t, &["cert", "key"])?;
+        let cert = r.required_string(tm, "tls", "cert");
+        let key = r.required_string(tm, "tls", "key");
+        Some(Tls {
+            cert: resolve(&base, &cert?),
+            key: resolve(&base, &key?),
+        })
+    });
+    let region = r
+        .string(map, "", "region")
+        .unwrap_or_else(|| "us-east-1".into());
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        r.error("region", format!("`{region}` is not a region name"));
+    }
+    let virtual_host_domains = r.strings(map, "", "virtual_host_domains");
+    for (i, d) in virtual_host_domains.iter().enumerate() {
+        if d.is_empty() || d.starts_with('.') || d.contains(['/', ':', ' ']) {
+            r.error(
+                &format!("virtual_host_domains[{i}]"),
+                format!("`{d}` is not a domain name"),
+            );
+        }
+    }
+    let trusted_proxies = r
+        .strings(map, "", "trusted_proxies")
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let c = Cidr::parse(s);
+            if c.is_none() {
+                r.error(
+                    &format!("trusted_proxies[{i}]"),
+                    format!("`{s}` is not an IP address or CIDR"),
+                );
+            }
+            c
+        })
+        .collect();
+    let organization = r.required_string(map, "", "organization");
+    let evaluation = match r.string(map, "", "evaluation").as_deref() {
+        None | Some("layered") => Mode::Layered,
+        Some("aws") => Mode::Aws,
+        Some(other) => {
+            r.error(
+                "evaluation",
+                format!("`{other}` is not a mode (expected `layered` or `aws`)"),
+            );
+            Mode::Layered
+        }
+    };
+    let allow_unknown_condition_keys = r
+        .bool(map, "", "allow_unknown_condition_keys")
+        .unwrap_or(false);
+    let block_public_access = r.bool(map, "", "block_public_access").unwrap_or(true);
+    let sigv2 = r.bool(map, "", "sigv2").unwrap_or(true);
+    let backend = match map.get("backend") {
+        Some(b) => backend(r, b, &base),
+        None => {
+            r.error("", "missing required key `backend`");
+            None
+        }
+    };
+    let identities = r
+        .required_string(map, "", "identities")
+        .map(|p| resolve(&base, &p));
+    let policies = r
+        .required_string(map, "", "policies")
+        .map(|p| resolve(&base, &p));
+    let audit = match map.get("audit") {
+        Some(a) => r
+            .object("audit", a, &["log", "otlp_endpoint"])
+            .map(|am| Audit {
+                log: r.string(am, "audit", "log"),
+                otlp_endpoint: r.string(am, "audit", "otlp_endpoint"),
+            })
+            .unwrap_or_default(),
+        None => Audit::default(),
+    };
+    if let Some(e) = &audit.otlp_endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        r.error(
+            "audit.otlp_endpoint",
+            format!("`{e}` is not an http(s) URL"),
+        );
+    }
+    Some(Config {
+        file: r.file.to_owned(),
+        listen: listen?,
+        tls,
+        region,
+        virtual_host_domains,
+        trusted_proxies,
+        organization: organization?,
+        evaluation,
+        allow_unknown_condition_keys,
+        block_public_access,
+        sigv2,
+        backend: backend?,
+        identities: identities?,
+        policies: policies?,
+        admin_listen,
+        audit,
+    })
+}
+
+fn socket(r: &mut Reader<'_>, key: &str, value: Option<&str>) -> Option<SocketAddr> {
+    let v = value?;
+    match v.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            r.error(key, format!("`{v}` is not an address:port"));
+            None
+        }
+    }
+}
+
+fn backend(r: &mut Reader<'_>, v: &serde_yaml::Value, base: &Path) -> Option<Backend> {
+    let p = "backend";
+    let map = r.object(p, v, BACKEND_KEYS)?;
+    let literal_keys = r.bool(map, p, "literal_keys").unwrap_or(false);
+    if let Some(e) = map.get("embedded") {
+        let em = r.object("backend.embedded", e, &["dir"])?;
+        let dir = r.required_string(em, "backend.embedded", "dir")?;
+        for k in [
+            "endpoint",
+            "access_key_id",
+            "secret_access_key",
+            "secret_access_key_file",
+            "secret_access_key_env",
+        ] {
+            if map.contains_key(k) {
+                r.error(&child(p, k), "not used with `embedded`");
+            }
+        }
+        return Some(Backend::Embedded {
+            dir: resolve(base, &dir),
+            literal_keys,
+        });
+    }
+    let endpoint = r.required_string(map, p, "endpoint");
+    if let Some(e) = &endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        r.error("backend.endpoint", format!("`{e}` is not an http(s) URL"));
+    }
+    let region = r
+        .string(map, p, "region")
+        .unwrap_or_else(|| "us-east-1".into());
+    let access_key_id = r.required_string(map, p, "access_key_id");
+    let sources: Vec<&str> = [
+        "secret_access_key",
+        "secret_access_key_file",
+        "secret_access_key_env",
+    ]
+    .into_iter()
+    .filter(|k| map.contains_key(*k))
+    .collect();
+    let secret = match sources.as_slice() {
+        [one] => {
+            let value = r.required_string(map, p, one)?;
+            let path;
+            let source = match *one {
+                "secret_access_key" => SecretSource::Inline(&value),
+                "secret_access_key_file" => {
+                    path = resolve(base, &value);
+                    SecretSource::File(&path)
+                }
+                _ => SecretSource::Env(&value),
+            };
+            match read_secret(source) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    r.error(&child(p, one), e);
+                    None
+                }
+            }
+        }
+        [] => {
+            r.error(
+                p,
+                "missing `secret_access_key_file`, `secret_access_key_env` or `secret_access_key`",
+            );
+            None
+        }
+        _ => {
+            r.error(p, format!("give only one of {}", sources.join(", ")));
+            None
+        }
+    };
+    let path_style = r.bool(map, p, "path_style").unwrap_or(true);
+    Some(Backend::Remote {
+        endpoint: endpoint?,
+        region,
+        access_key_id: access_key_id?,
+        secret_access_key: secret?,
+        path_style,
+        literal_keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("portcullis.yaml");
+        std::fs::write(&f, text).unwrap();
+        std::fs::write(dir.path().join("backend.secret"), "s3cr3t\n").unwrap();
+        Config::load(&f).map_err(|e| {
+            e.iter()
+                .map(|i| format!("{}: {}", i.location, i.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn full_file_loads() {
+        let c = load(
+            r#"
+listen: "127.0.0.1:9000"
+region: "eu-west-1"
+virtual_host_domains: ["s3.example.internal"]
+trusted_proxies: ["10.0.0.0/8"]
+organization: "acme"
+evaluation: "aws"
+sigv2: false
+backend:
+  endpoint: "http://127.0.0.1:3900"
+  region: "garage"
+  access_key_id: "GK1"
+  secret_access_key_file: "backend.secret"
+identities: "identities.yaml"
+policies: "policies/"
+admin_listen: "127.0.0.1:9090"
+audit: { log: "-" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.evaluation, Mode::Aws);
+        assert!(!c.sigv2);
+        assert!(c.block_public_access);
+        let Backend::Remote {
+            secret_access_key,
+            region,
+            ..
+        } = &c.backend
+        else {
+            panic!()
+        };
+        assert_eq!(secret_access_key.expose(), "s3cr3t");
+        assert_eq!(region, "garage");
+        assert!(c.identities.ends_with("identities.yaml"));
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn every_error_at_once() {
+        let errors = load(
+            r#"
+listen: "nowhere"
+organisation: "typo"
+evaluation: "strict"
+trusted_proxies: ["10.0.0.0/33"]
+backend:
+  endpoint: "ftp://x"
+  access_key_id: "GK1"
+  secret_access_key_env: "PORTCULLIS_SURELY_UNSET_VAR"
+  pathstyle: true
+policies: 3
+"#,
+        )
+        .unwrap_err();
+        let joined = errors.join("\n");
+        for want in [
+            "listen: `nowhere` is not an address:port",
+            "organisation: unknown key `organisation`",
+            "evaluation: `strict` is not a mode",
+            "trusted_proxies[0]: `10.0.0.0/33`",
+            "backend.endpoint: `ftp://x` is not an http(s) URL",
+            "backend.secret_access_key_env: environment variable `PORTCULLIS_SURELY_UNSET_VAR` is not set",
+            "backend.pathstyle: unknown key",
+            "policies: expected a string, not a number",
+            ": missing required key `organization`",
+            ": missing required key `identities`",
+        ] {
+            assert!(joined.contains(want), "missing {want:?} in:\n{joined}");
+        }
+    }
+
+    #[test]
+    fn embedded_backend() {
+        let c = load("organization: acme\nbackend: { embedded: { dir: data } }\nidentities: i.yaml\npolicies: p\n").unwrap();
+        assert!(matches!(c.backend, Backend::Embedded { .. }));
+    }
+}

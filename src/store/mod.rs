@@ -1,0 +1,5 @@
+//! Policy and identity state: loading it into one immutable [`Snapshot`].
+
+pub mod snapshot;
+
+pub use snapshot::Snapshot;

@@ -1,0 +1,330 @@
+//! One immutable snapshot of everything a decision reads: identities and the compiled
+//! organization, identity and bucket policies, loaded together. Any invalid file fails
+//! the whole load, with every error listed.
+
+use crate::auth::identity::IdentityFile;
+use crate::auth::secret::Secret;
+use crate::config::Config;
+use crate::policy::model::Policy;
+use crate::policy::{ParseOptions, PolicyKind, PolicySet, Principal, User, parse_policy};
+use crate::yaml::FileIssue;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Everything one decision needs. Never mutated: a reload builds a new one.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub policies: PolicySet,
+    users: Vec<Arc<Principal>>,
+    by_name: HashMap<String, usize>,
+    by_arn: HashMap<String, usize>,
+    access_keys: HashMap<String, (usize, Secret)>,
+    /// Load-time warnings (statements that can never apply, ignored files, …).
+    pub warnings: Vec<FileIssue>,
+}
+
+/// What was read from the policy directory.
+struct PolicyFiles {
+    org: Vec<(String, Policy)>,
+    identity: Vec<(String, Policy)>,
+    buckets: Vec<(String, Policy)>,
+}
+
+impl Snapshot {
+    /// Load the identities file and the policy directory named by `config`.
+    pub fn load(config: &Config, generation: u64) -> Result<Snapshot, Vec<FileIssue>> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let identities = IdentityFile::load(&config.identities)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let files = load_policy_dir(
+            &config.policies,
+            config.allow_unknown_condition_keys,
+            &mut errors,
+            &mut warnings,
+        );
+        if let Some(ids) = &identities {
+            check_attachments(&config.identities, ids, &files, &mut errors);
+        }
+        let (Some(identities), true) = (identities, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let policies = PolicySet::new(
+            config.evaluation,
+            &config.organization,
+            files.org,
+            files.identity,
+            files.buckets,
+        );
+        Ok(Snapshot::assemble(
+            generation,
+            policies,
+            identities,
+            &config.organization,
+            warnings,
+        ))
+    }
+
+    fn assemble(
+        generation: u64,
+        policies: PolicySet,
+        ids: IdentityFile,
+        organization: &str,
+        warnings: Vec<FileIssue>,
+    ) -> Snapshot {
+        let mut users = Vec::new();
+        let (mut by_name, mut by_arn, mut access_keys) =
+            (HashMap::new(), HashMap::new(), HashMap::new());
+        for spec in ids.users {
+            let org = spec.org.as_deref().unwrap_or(organization);
+            let mut user = User::new(&spec.name, spec.id.as_deref(), spec.arn.as_deref(), org);
+            let group_policies = spec
+                .groups
+                .iter()
+                .filter_map(|g| ids.groups.iter().find(|x| x.name == *g))
+                .flat_map(|g| g.policies.iter());
+            for name in spec.policies.iter().chain(group_policies) {
+                if let Some(i) = policies.identity_index(name)
+                    && !user.policies.contains(&i)
+                {
+                    user.policies.push(i);
+                }
+            }
+            let index = users.len();
+            by_name.insert(user.name.clone(), index);
+            by_arn.insert(user.arn.clone(), index);
+            by_arn.insert(user.org_arn.clone(), index);
+            for key in spec.access_keys {
+                access_keys.insert(key.id, (index, key.secret));
+            }
+            users.push(Arc::new(Principal::User(user)));
+        }
+        Snapshot {
+            generation,
+            policies,
+            users,
+            by_name,
+            by_arn,
+            access_keys,
+            warnings,
+        }
+    }
+
+    /// A configured user by name or ARN (either its ARN or the organization form).
+    pub fn principal(&self, name_or_arn: &str) -> Option<&Arc<Principal>> {
+        let i = self
+            .by_name
+            .get(name_or_arn)
+            .or_else(|| self.by_arn.get(name_or_arn))?;
+        self.users.get(*i)
+    }
+
+    /// The user owning an access key, and the key's secret.
+    pub fn access_key(&self, id: &str) -> Option<(&Arc<Principal>, &Secret)> {
+        let (i, secret) = self.access_keys.get(id)?;
+        Some((self.users.get(*i)?, secret))
+    }
+
+    pub fn users(&self) -> &[Arc<Principal>] {
+        &self.users
+    }
+}
+
+/// S3 bucket naming rules: 3–63 of a–z 0–9 . -, starting and ending with a letter
+/// or digit, no `..`, not an IPv4 address.
+pub fn is_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+fn load_policy_dir(
+    root: &Path,
+    allow_unknown: bool,
+    errors: &mut Vec<FileIssue>,
+    warnings: &mut Vec<FileIssue>,
+) -> PolicyFiles {
+    let mut files = PolicyFiles {
+        org: Vec::new(),
+        identity: Vec::new(),
+        buckets: Vec::new(),
+    };
+    if !root.is_dir() {
+        errors.push(issue(root, "", "policy directory does not exist"));
+        return files;
+    }
+    for (sub, kind) in [("org", 0), ("identity", 1), ("buckets", 2)] {
+        for (name, path) in json_files(&root.join(sub), errors, warnings) {
+            let kind_value = match kind {
+                0 => PolicyKind::Organization,
+                1 => PolicyKind::Identity,
+                _ => {
+                    if !is_bucket_name(&name) {
+                        errors.push(issue(
+                            &path,
+                            "",
+                            &format!("`{name}` is not a valid bucket name"),
+                        ));
+                        continue;
+                    }
+                    PolicyKind::Bucket(&name)
+                }
+            };
+            let Some(policy) = read_policy(&path, kind_value, allow_unknown, errors, warnings)
+            else {
+                continue;
+            };
+            let list = match kind {
+                0 => &mut files.org,
+                1 => &mut files.identity,
+                _ => &mut files.buckets,
+            };
+            list.push((name, policy));
+        }
+    }
+    files
+}
+
+/// Parse one policy file, recording its errors and warnings.
+pub fn read_policy(
+    path: &Path,
+    kind: PolicyKind<'_>,
+    allow_unknown: bool,
+    errors: &mut Vec<FileIssue>,
+    warnings: &mut Vec<FileIssue>,
+) -> Option<Policy> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(issue(path, "", &format!("cannot read policy: {e}")));
+            return None;
+        }
+    };
+    let opts = ParseOptions {
+        kind,
+        allow_unknown_condition_keys: allow_unknown,
+    };
+    match parse_policy(&text, &opts) {
+        Ok(parsed) => {
+            warnings.extend(
+                parsed
+                    .warnings
+                    .into_iter()
+                    .map(|w| issue(path, &w.path, &w.message)),
+            );
+            Some(parsed.policy)
+        }
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| issue(path, &e.path, &e.message)));
+            None
+        }
+    }
+}
+
+/// The `<name>.json` files of a directory, sorted; hidden entries (a Kubernetes
+/// ConfigMap's `..data`) are skipped and other files warned about. A missing
+/// directory holds no policies.
+fn json_files(
+    dir: &Path,
+    errors: &mut Vec<FileIssue>,
+    warnings: &mut Vec<FileIssue>,
+) -> Vec<(String, PathBuf)> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            errors.push(issue(dir, "", &format!("cannot read directory: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with('.') || path.is_dir() {
+            continue;
+        }
+        match file_name.strip_suffix(".json") {
+            Some(stem) if !stem.is_empty() => out.push((stem.to_owned(), path)),
+            _ => warnings.push(issue(
+                &path,
+                "",
+                "ignored: policy files are named `<name>.json`",
+            )),
+        }
+    }
+    out.sort();
+    out
+}
+
+fn check_attachments(
+    file: &Path,
+    ids: &IdentityFile,
+    files: &PolicyFiles,
+    errors: &mut Vec<FileIssue>,
+) {
+    let exists = |name: &str| files.identity.iter().any(|(n, _)| n == name);
+    for (i, g) in ids.groups.iter().enumerate() {
+        for (j, p) in g.policies.iter().enumerate() {
+            if !exists(p) {
+                errors.push(issue(
+                    file,
+                    &format!("groups[{i}].policies[{j}]"),
+                    &format!("no identity policy `{p}` (expected `identity/{p}.json`)"),
+                ));
+            }
+        }
+    }
+    for (i, u) in ids.users.iter().enumerate() {
+        for (j, p) in u.policies.iter().enumerate() {
+            if !exists(p) {
+                errors.push(issue(
+                    file,
+                    &format!("users[{i}].policies[{j}]"),
+                    &format!("no identity policy `{p}` (expected `identity/{p}.json`)"),
+                ));
+            }
+        }
+    }
+}
+
+fn issue(file: &Path, location: &str, message: &str) -> FileIssue {
+    FileIssue {
+        file: file.to_owned(),
+        location: location.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.1", "a1b"] {
+            assert!(is_bucket_name(ok), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "My-Bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "a_b",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_bucket_name(bad), "{bad}");
+        }
+    }
+}
