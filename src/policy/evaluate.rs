@@ -134,12 +134,18 @@ fn single(c: &CompiledCondition, v: &str, ctx: &Context) -> Truth {
     let mut matched = false;
     for pv in &c.values {
         match value_matches(op.base, pv, &request, ctx) {
-            Some(true) => {
+            Ok(true) => {
                 matched = true;
                 break;
             }
-            Some(false) => {}
-            None => unresolved = true,
+            Ok(false) => {}
+            Err(ValueError::Unresolved) => unresolved = true,
+            Err(ValueError::NotAnArn(value)) => {
+                return Truth::Unevaluable(format!(
+                    "`{}` value `{value}` is not an ARN of six segments after substitution",
+                    op.name
+                ));
+            }
         }
     }
     match (op.negated, matched, unresolved) {
@@ -163,14 +169,21 @@ fn compare(ord: Ordering, cmp: Comparison) -> bool {
     }
 }
 
-/// `Some(matches)`, or `None` for a policy value with an unresolved variable.
+/// Why a policy value could not be compared.
+enum ValueError {
+    /// A variable with no value and no default.
+    Unresolved,
+    /// An ARN operator value that is not six segments once substituted.
+    NotAnArn(String),
+}
+
 fn value_matches(
     base: BaseOperator,
     pv: &CompiledValue,
     request: &Request<'_>,
     ctx: &Context,
-) -> Option<bool> {
-    Some(match (pv, request) {
+) -> Result<bool, ValueError> {
+    Ok(match (pv, request) {
         (CompiledValue::Equals(p), Request::Text(v)) => **p == **v,
         (CompiledValue::EqualsIgnoreCase(p), Request::Text(v)) => {
             p.chars().eq(v.chars().flat_map(char::to_lowercase))
@@ -181,7 +194,7 @@ fn value_matches(
         }
         (CompiledValue::Dynamic(t), request) => {
             let wild = matches!(base, BaseOperator::StringLike | BaseOperator::ArnLike);
-            let tokens = substitute(t, ctx, wild)?;
+            let tokens = substitute(t, ctx, wild).ok_or(ValueError::Unresolved)?;
             match (base, request) {
                 (BaseOperator::StringLike, Request::Text(v)) => {
                     Pattern::from_tokens(tokens).matches(v)
@@ -191,11 +204,13 @@ fn value_matches(
                     .chars()
                     .eq(v.chars().flat_map(char::to_lowercase)),
                 (BaseOperator::StringEquals, Request::Text(v)) => tokens_text(&tokens) == *v,
-                (BaseOperator::ArnLike, Request::Arn(segs)) => match arn_patterns(tokens) {
-                    Some(p) => p.iter().zip(segs.iter()).all(|(p, s)| p.matches(s)),
-                    // Not a six-segment ARN after substitution: unevaluable.
-                    None => return None,
-                },
+                (BaseOperator::ArnLike, Request::Arn(segs)) => {
+                    let text = tokens_text(&tokens);
+                    match arn_patterns(tokens) {
+                        Some(p) => p.iter().zip(segs.iter()).all(|(p, s)| p.matches(s)),
+                        None => return Err(ValueError::NotAnArn(text)),
+                    }
+                }
                 _ => false,
             }
         }
