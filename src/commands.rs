@@ -137,9 +137,10 @@ fn infer_bucket(file: &Path) -> Option<String> {
     }
     let text = std::fs::read_to_string(file).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let statements = match &json["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
+    let statements = match json.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(other) => vec![other.clone()],
+        None => Vec::new(),
     };
     let mut buckets: Vec<String> = Vec::new();
     for s in &statements {

@@ -143,7 +143,16 @@ impl Action {
 
     /// True for the operations that ignore bucket policies.
     pub fn is_global(self) -> bool {
-        GLOBAL_ACTIONS.contains(&self.short_name())
+        static GLOBAL: std::sync::OnceLock<ActionSet> = std::sync::OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let mut set = ActionSet::default();
+                for a in Action::all().filter(|a| GLOBAL_ACTIONS.contains(&a.short_name())) {
+                    set.insert(a);
+                }
+                set
+            })
+            .contains(self)
     }
 }
 

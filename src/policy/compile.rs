@@ -53,15 +53,34 @@ pub struct CompiledStatement {
     pub conditions: Vec<CompiledCondition>,
 }
 
+/// A `Principal`/`NotPrincipal` element with its values grouped by kind.
 #[derive(Debug)]
 pub struct PrincipalMatcher {
     negated: bool,
-    values: Vec<PrincipalValue>,
+    everyone: bool,
+    /// Account ids, ARNs and names: none of them matches the anonymous principal.
+    named: Vec<PrincipalValue>,
 }
 
 impl PrincipalMatcher {
+    fn new(block: &PrincipalBlock) -> PrincipalMatcher {
+        PrincipalMatcher {
+            negated: block.negated,
+            everyone: block.values.contains(&PrincipalValue::Everyone),
+            named: block
+                .values
+                .iter()
+                .filter(|v| **v != PrincipalValue::Everyone)
+                .cloned()
+                .collect(),
+        }
+    }
+
     pub fn matches(&self, principal: &Principal) -> bool {
-        self.values.iter().any(|v| principal.is_named_by(v)) != self.negated
+        let named = self.everyone
+            || (matches!(principal, Principal::User(_))
+                && self.named.iter().any(|v| principal.is_named_by(v)));
+        named != self.negated
     }
 }
 
@@ -71,9 +90,41 @@ pub struct ResourceMatcher {
     pub patterns: Vec<CompiledResource>,
 }
 
+/// A request's resource ARN, split into segments once per decision.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub arn: &'a str,
+    segments: Option<[&'a str; 6]>,
+}
+
+impl<'a> Target<'a> {
+    pub fn new(arn: &'a str) -> Target<'a> {
+        Target {
+            arn,
+            segments: super::values::arn_segments(arn),
+        }
+    }
+
+    /// The resource segment of an `arn:aws:s3:::…` ARN.
+    fn s3_resource(&self) -> Option<&'a str> {
+        match self.segments {
+            Some(["arn", "aws", "s3", "", "", resource]) => Some(resource),
+            _ => None,
+        }
+    }
+
+    /// The bucket the ARN names (`arn:aws:s3:::bucket/key` → `bucket`).
+    pub fn bucket(&self) -> Option<&'a str> {
+        let [.., resource] = self.segments?;
+        resource.split('/').next().filter(|b| !b.is_empty())
+    }
+}
+
 #[derive(Debug)]
 pub enum CompiledResource {
     Any,
+    /// `arn:aws:s3:::<pattern>`: only the resource segment needs matching.
+    S3(Pattern),
     Static(Box<[Pattern; 6]>),
     Dynamic(Box<[Template; 6]>),
 }
@@ -89,12 +140,11 @@ pub enum Truth {
 impl ResourceMatcher {
     /// Does the statement's resource element cover `arn`? A variable without a value
     /// makes its pattern match nothing; under `NotResource` that is unevaluable.
-    pub fn matches(&self, arn: &str, ctx: &Context) -> Truth {
-        let segments = super::values::arn_segments(arn);
+    pub fn matches(&self, target: &Target<'_>, ctx: &Context) -> Truth {
         let mut unresolved = false;
         let mut hit = false;
         for p in &self.patterns {
-            match p.matches(segments.as_ref(), ctx) {
+            match p.matches(target, ctx) {
                 Some(true) => {
                     hit = true;
                     break;
@@ -122,10 +172,14 @@ impl ResourceMatcher {
         }
         let mut out = Vec::new();
         for p in &self.patterns {
-            let CompiledResource::Static(segs) = p else {
-                return None;
+            let resource = match p {
+                CompiledResource::S3(resource) => resource,
+                CompiledResource::Static(segs) => {
+                    let [.., resource] = &**segs;
+                    resource
+                }
+                _ => return None,
             };
-            let [.., resource] = &**segs;
             let literal = resource.literal_prefix();
             let bucket = match literal.split_once('/') {
                 Some((b, _)) => b,
@@ -142,9 +196,13 @@ impl ResourceMatcher {
 }
 
 impl CompiledResource {
-    fn matches(&self, segments: Option<&[&str; 6]>, ctx: &Context) -> Option<bool> {
+    fn matches(&self, target: &Target<'_>, ctx: &Context) -> Option<bool> {
+        let segments = target.segments.as_ref();
         match self {
             CompiledResource::Any => Some(true),
+            CompiledResource::S3(pattern) => {
+                Some(target.s3_resource().is_some_and(|r| pattern.matches(r)))
+            }
             CompiledResource::Static(patterns) => Some(
                 segments.is_some_and(|s| patterns.iter().zip(s.iter()).all(|(p, v)| p.matches(v))),
             ),
@@ -215,10 +273,7 @@ fn compile_statement(index: usize, s: &Statement) -> CompiledStatement {
         index,
         sid: s.sid.as_deref().map(Arc::from),
         effect: s.effect,
-        principal: s.principal.as_ref().map(|p| PrincipalMatcher {
-            negated: p.negated,
-            values: p.values.clone(),
-        }),
+        principal: s.principal.as_ref().map(PrincipalMatcher::new),
         actions,
         resources: ResourceMatcher {
             negated: s.resources.negated,
@@ -232,10 +287,21 @@ fn compile_resource(r: &ResourcePattern) -> CompiledResource {
     match r {
         ResourcePattern::Any => CompiledResource::Any,
         ResourcePattern::Arn(segs) if segs.iter().all(Template::is_static) => {
-            let patterns = segs
+            let [arn, partition, service, region, account, resource] = segs
                 .clone()
                 .map(|t| Pattern::from_tokens(template_tokens(&t, true)));
-            CompiledResource::Static(Box::new(patterns))
+            let head = [arn, partition, service, region, account];
+            let plain_s3 = head
+                .iter()
+                .zip(["arn", "aws", "s3", "", ""])
+                .all(|(p, want)| p.as_literal() == Some(want));
+            if plain_s3 {
+                return CompiledResource::S3(resource);
+            }
+            let [arn, partition, service, region, account] = head;
+            CompiledResource::Static(Box::new([
+                arn, partition, service, region, account, resource,
+            ]))
         }
         ResourcePattern::Arn(segs) => CompiledResource::Dynamic(segs.clone()),
     }

@@ -4,13 +4,39 @@
 //! AWS reference: <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>.
 
 use super::catalog::{Action, ConditionKey};
-use super::compile::{CompiledPolicy, CompiledStatement, Layer, Truth, compile};
+use super::compile::{CompiledPolicy, CompiledStatement, Layer, Target, Truth, compile};
 use super::context::Context;
 use super::evaluate::conditions_hold;
 use super::model::{Effect, Policy};
 use super::principal::Principal;
 use super::values::arn_segments;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: a fast hash for the small string keys (bucket names) looked up on every
+/// decision. The maps' keys come from operator-written policies, never from clients,
+/// so a keyed hash buys nothing here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 use std::sync::Arc;
 
 /// How layers combine.
@@ -92,7 +118,7 @@ struct StatementRef {
 #[derive(Debug, Default)]
 struct ActionIndex {
     generic: Vec<StatementRef>,
-    by_bucket: HashMap<Box<str>, Vec<StatementRef>>,
+    by_bucket: FastMap<Box<str>, Vec<StatementRef>>,
 }
 
 /// Every policy of one snapshot, compiled and indexed. Immutable.
@@ -104,7 +130,7 @@ pub struct PolicySet {
     org_index: Vec<ActionIndex>,
     identity: Vec<CompiledPolicy>,
     identity_by_name: HashMap<String, usize>,
-    buckets: HashMap<String, Arc<CompiledPolicy>>,
+    buckets: FastMap<String, Arc<CompiledPolicy>>,
 }
 
 impl PolicySet {
@@ -213,7 +239,8 @@ impl PolicySet {
 
     /// Decide one request.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
-        let bucket = bucket_of(req.resource);
+        let target = Target::new(req.resource);
+        let bucket = target.bucket();
         let cross_org = req
             .principal
             .as_user()
@@ -223,7 +250,7 @@ impl PolicySet {
         // Step 1: the organization layer (organization + identity policies). A
         // principal from another organization is bound by its denies only.
         let mut org = Scan::default();
-        self.scan_org(req, bucket, !cross_org, &mut org);
+        self.scan_org(req, &target, bucket, !cross_org, &mut org);
         let bucket_policy = if global {
             None
         } else {
@@ -249,7 +276,7 @@ impl PolicySet {
                     return org.allow(None);
                 };
                 let mut bucket_scan = Scan::default();
-                bucket_scan.statements(req, policy, policy.statements.iter(), true);
+                bucket_scan.statements(req, &target, policy, policy.statements.iter(), true);
                 let errors = std::mem::take(&mut bucket_scan.errors);
                 org.errors.extend(errors);
                 if !bucket_scan.denies.is_empty() {
@@ -268,7 +295,7 @@ impl PolicySet {
             Mode::Aws => {
                 let mut bucket_scan = Scan::default();
                 if let Some(policy) = bucket_policy {
-                    bucket_scan.statements(req, policy, policy.statements.iter(), true);
+                    bucket_scan.statements(req, &target, policy, policy.statements.iter(), true);
                 }
                 org.errors.append(&mut bucket_scan.errors);
                 if !org.denies.is_empty() || !bucket_scan.denies.is_empty() {
@@ -291,7 +318,14 @@ impl PolicySet {
 
     /// Scan the organization layer: indexed organization statements, then the
     /// principal's identity policies.
-    fn scan_org(&self, req: &Request<'_>, bucket: Option<&str>, want_allow: bool, scan: &mut Scan) {
+    fn scan_org(
+        &self,
+        req: &Request<'_>,
+        target: &Target<'_>,
+        bucket: Option<&str>,
+        want_allow: bool,
+        scan: &mut Scan,
+    ) {
         if let Some(entry) = self.org_index.get(req.action.index()) {
             let specific = bucket
                 .and_then(|b| entry.by_bucket.get(b))
@@ -303,13 +337,13 @@ impl PolicySet {
                 let Some(s) = policy.statements.get(r.statement as usize) else {
                     continue;
                 };
-                scan.statement(req, policy, s, want_allow);
+                scan.statement(req, target, policy, s, want_allow);
             }
         }
         if let Some(user) = req.principal.as_user() {
             for &pi in &user.policies {
                 if let Some(policy) = self.identity.get(pi) {
-                    scan.statements(req, policy, policy.statements.iter(), want_allow);
+                    scan.statements(req, target, policy, policy.statements.iter(), want_allow);
                 }
             }
         }
@@ -371,13 +405,14 @@ impl Scan {
     fn statements<'p>(
         &mut self,
         req: &Request<'_>,
+        target: &Target<'_>,
         policy: &CompiledPolicy,
         statements: impl Iterator<Item = &'p CompiledStatement>,
         want_allow: bool,
     ) {
         for s in statements {
             if s.actions.contains(req.action) {
-                self.statement(req, policy, s, want_allow);
+                self.statement(req, target, policy, s, want_allow);
             }
         }
     }
@@ -388,6 +423,7 @@ impl Scan {
     fn statement(
         &mut self,
         req: &Request<'_>,
+        target: &Target<'_>,
         policy: &CompiledPolicy,
         s: &CompiledStatement,
         want_allow: bool,
@@ -395,7 +431,7 @@ impl Scan {
         if s.effect == Effect::Allow && (!want_allow || self.allow.is_some()) {
             return;
         }
-        match applies(req, s) {
+        match applies(req, target, s) {
             Truth::False => {}
             Truth::True => self.record(policy, s),
             Truth::Unevaluable(message) => {
@@ -448,13 +484,13 @@ impl Scan {
 }
 
 /// Does the statement apply: principal, resource and every condition?
-fn applies(req: &Request<'_>, s: &CompiledStatement) -> Truth {
+fn applies(req: &Request<'_>, target: &Target<'_>, s: &CompiledStatement) -> Truth {
     if let Some(p) = &s.principal
         && !p.matches(req.principal)
     {
         return Truth::False;
     }
-    match s.resources.matches(req.resource, req.context) {
+    match s.resources.matches(target, req.context) {
         Truth::True => conditions_hold(&s.conditions, req.context),
         other => other,
     }

@@ -184,7 +184,7 @@ fn take_num(s: &str, n: usize) -> Option<(i64, &str)> {
     Some((head.parse().ok()?, s.get(n..)?))
 }
 
-fn expect<'a>(s: &'a str, c: char) -> Option<&'a str> {
+fn expect(s: &str, c: char) -> Option<&str> {
     s.strip_prefix(c)
 }
 
@@ -340,16 +340,31 @@ impl Cidr {
 
 /// Split an ARN into its six segments; the last is everything after the fifth `:`.
 pub fn arn_segments(arn: &str) -> Option<[&str; 6]> {
-    let mut parts = arn.splitn(6, ':');
-    let out = [
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    ];
-    Some(out)
+    let mut colons = [0usize; 5];
+    let mut found = 0;
+    for (i, b) in arn.bytes().enumerate() {
+        if b == b':' {
+            if let Some(slot) = colons.get_mut(found) {
+                *slot = i;
+            }
+            found += 1;
+            if found == 5 {
+                break;
+            }
+        }
+    }
+    if found < 5 {
+        return None;
+    }
+    let [c0, c1, c2, c3, c4] = colons;
+    Some([
+        arn.get(..c0)?,
+        arn.get(c0 + 1..c1)?,
+        arn.get(c1 + 1..c2)?,
+        arn.get(c2 + 1..c3)?,
+        arn.get(c3 + 1..c4)?,
+        arn.get(c4 + 1..)?,
+    ])
 }
 
 /// Parse a request value for `Bool` (`true`/`false`, any case).

@@ -43,19 +43,27 @@ enum Kind {
     /// `*` alone (or only stars): matches everything.
     Everything,
     /// No star, but `?` somewhere: a fixed-length match.
-    Fixed(Segment),
+    Fixed(Box<Segment>),
     /// At least one star.
-    Starred {
-        first: Segment,
-        middle: Vec<Segment>,
-        last: Segment,
-    },
+    Starred(Box<Starred>),
+}
+
+/// `first*middle…*last`.
+#[derive(Clone, Debug)]
+struct Starred {
+    first: Segment,
+    middle: Vec<Segment>,
+    last: Segment,
 }
 
 /// A star-free run of units; `None` is `?`.
 #[derive(Clone, Debug, Default)]
 struct Segment {
     units: Vec<Option<char>>,
+    /// The segment as text when it has no `?` and is anchored at the start or the
+    /// end: matched with `starts_with` / `ends_with`. (Middle segments always use
+    /// Shift-And, which measured faster than `str::find` on short inputs.)
+    literal: Option<Box<str>>,
     /// Shift-And tables, built only for middle segments (which are searched).
     search: Option<ShiftAnd>,
 }
@@ -113,10 +121,7 @@ impl Pattern {
         if stars == 0 {
             let units = segments.concat();
             return Pattern {
-                kind: Kind::Fixed(Segment {
-                    units,
-                    search: None,
-                }),
+                kind: Kind::Fixed(Box::new(Segment::plain(units))),
             };
         }
         // segments[0] is before the first star, the last is after the last star;
@@ -140,17 +145,11 @@ impl Pattern {
             };
         }
         Pattern {
-            kind: Kind::Starred {
-                first: Segment {
-                    units: first,
-                    search: None,
-                },
+            kind: Kind::Starred(Box::new(Starred {
+                first: Segment::plain(first),
                 middle,
-                last: Segment {
-                    units: last,
-                    search: None,
-                },
-            },
+                last: Segment::plain(last),
+            })),
         }
     }
 
@@ -167,9 +166,8 @@ impl Pattern {
         match &self.kind {
             Kind::Exact(s) => s.to_string(),
             Kind::Everything => String::new(),
-            Kind::Fixed(seg) | Kind::Starred { first: seg, .. } => {
-                seg.units.iter().map_while(|u| *u).collect()
-            }
+            Kind::Fixed(seg) => seg.units.iter().map_while(|u| *u).collect(),
+            Kind::Starred(st) => st.first.units.iter().map_while(|u| *u).collect(),
         }
     }
 
@@ -185,16 +183,27 @@ impl Pattern {
                     .all(|u| chars.next().is_some_and(|c| unit_matches(*u, c)))
                     && chars.next().is_none()
             }
-            Kind::Starred {
-                first,
-                middle,
-                last,
-            } => {
-                let Some(start) = match_prefix(&first.units, input) else {
-                    return false;
+            Kind::Starred(st) => {
+                let Starred {
+                    first,
+                    middle,
+                    last,
+                } = &**st;
+                let start = match &first.literal {
+                    Some(lit) if input.starts_with(&**lit) => lit.len(),
+                    Some(_) => return false,
+                    None => match match_prefix(&first.units, input) {
+                        Some(start) => start,
+                        None => return false,
+                    },
                 };
-                let Some(end) = match_suffix(&last.units, input) else {
-                    return false;
+                let end = match &last.literal {
+                    Some(lit) if input.ends_with(&**lit) => input.len() - lit.len(),
+                    Some(_) => return false,
+                    None => match match_suffix(&last.units, input) {
+                        Some(end) => end,
+                        None => return false,
+                    },
                 };
                 if end < start {
                     return false;
@@ -202,8 +211,9 @@ impl Pattern {
                 let Some(mut window) = input.get(start..end) else {
                     return false;
                 };
+                let ascii = window.is_ascii();
                 for seg in middle {
-                    match seg.find_end(window) {
+                    match seg.find_end(window, ascii) {
                         Some(after) => window = window.get(after..).unwrap_or(""),
                         None => return false,
                     }
@@ -245,6 +255,23 @@ fn match_suffix(units: &[Option<char>], input: &str) -> Option<usize> {
 }
 
 impl Segment {
+    fn literal_text(units: &[Option<char>]) -> Option<Box<str>> {
+        units
+            .iter()
+            .copied()
+            .collect::<Option<String>>()
+            .map(String::into_boxed_str)
+    }
+
+    /// A segment matched only at the start or the end.
+    fn plain(units: Vec<Option<char>>) -> Segment {
+        Segment {
+            literal: Segment::literal_text(&units),
+            units,
+            search: None,
+        }
+    }
+
     fn searchable(units: Vec<Option<char>>) -> Segment {
         let words = units.len().div_ceil(64).max(1);
         let mut any = vec![0u64; words];
@@ -273,6 +300,7 @@ impl Segment {
         }
         Segment {
             units,
+            literal: None,
             search: Some(ShiftAnd {
                 words,
                 any,
@@ -283,7 +311,9 @@ impl Segment {
     }
 
     /// The byte offset just after the leftmost occurrence of the segment in `input`.
-    fn find_end(&self, input: &str) -> Option<usize> {
+    /// `ascii` says whether `input` is all ASCII (checked once per match, not per
+    /// segment, to keep the whole match linear).
+    fn find_end(&self, input: &str, ascii: bool) -> Option<usize> {
         let table = self.search.as_ref()?;
         let len = self.units.len();
         if len == 0 {
@@ -294,6 +324,18 @@ impl Segment {
         if table.words == 1 {
             let any = table.any.first().copied().unwrap_or(0);
             let mut state = 0u64;
+            if ascii {
+                // One byte is one character: index the table directly.
+                let ascii: &[u64; 128] = table.ascii.as_slice().try_into().ok()?;
+                for (i, b) in input.bytes().enumerate() {
+                    let mask = ascii.get(usize::from(b & 0x7f)).copied().unwrap_or(0);
+                    state = ((state << 1) | 1) & (any | mask);
+                    if state & top_bit != 0 {
+                        return Some(i + 1);
+                    }
+                }
+                return None;
+            }
             for (i, c) in input.char_indices() {
                 let mask = any | table.mask_word(c, 0);
                 state = ((state << 1) | 1) & mask;
@@ -375,7 +417,7 @@ mod tests {
         assert!(m("?", "é"));
         assert!(!m("?", "ab"));
         assert!(m("*é*ü?", "xéyüz"));
-        assert!(m("ab*ba", "aba") == false);
+        assert!(!m("ab*ba", "aba"));
         assert!(m("ab*ab", "abab"));
         assert!(m("*aab", "aaab"));
         assert!(m("a*aa*a", "aaaa"));
