@@ -402,22 +402,91 @@ fn demo_configuration_loads_and_decides() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/demo/portcullis.yaml");
     let o = portcullis(&["config", "check", "--config", config]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "ok: 3 users, 1 organization policies, 3 identity policies, 1 bucket policies (Layered mode)\n");
+    assert_eq!(
+        stdout(&o),
+        "ok: 3 users, 1 organization policies, 3 identity policies, 1 bucket policies (Layered mode)\n"
+    );
     for (principal, action, resource, want) in [
-        ("alice", "s3:DeleteObject", "arn:aws:s3:::archive/2025/x", "allow"),
-        ("bob", "s3:DeleteObject", "arn:aws:s3:::archive/2025/x", "explicit_deny"),
-        ("bob", "s3:GetObject", "arn:aws:s3:::reports/q3.csv", "allow"),
-        ("bob", "s3:PutObject", "arn:aws:s3:::reports/q3.csv", "implicit_deny"),
+        (
+            "alice",
+            "s3:DeleteObject",
+            "arn:aws:s3:::archive/2025/x",
+            "allow",
+        ),
+        (
+            "bob",
+            "s3:DeleteObject",
+            "arn:aws:s3:::archive/2025/x",
+            "explicit_deny",
+        ),
+        (
+            "bob",
+            "s3:GetObject",
+            "arn:aws:s3:::reports/q3.csv",
+            "allow",
+        ),
+        (
+            "bob",
+            "s3:PutObject",
+            "arn:aws:s3:::reports/q3.csv",
+            "implicit_deny",
+        ),
         ("bob", "s3:ListAllMyBuckets", "*", "allow"),
-        ("ingest", "s3:PutObject", "arn:aws:s3:::events/ingest/part-1", "allow"),
-        ("ingest", "s3:PutObject", "arn:aws:s3:::events/other/part-1", "implicit_deny"),
-        ("ingest", "s3:GetObject", "arn:aws:s3:::events/ingest/part-1", "implicit_deny"),
-        ("anonymous", "s3:GetObject", "arn:aws:s3:::public/index.html", "allow"),
-        ("anonymous", "s3:PutObject", "arn:aws:s3:::public/index.html", "implicit_deny"),
-        ("alice", "s3:PutObject", "arn:aws:s3:::public/index.html", "allow"),
-        ("bob", "s3:PutObject", "arn:aws:s3:::public/index.html", "implicit_deny"),
+        (
+            "ingest",
+            "s3:PutObject",
+            "arn:aws:s3:::events/ingest/part-1",
+            "allow",
+        ),
+        (
+            "ingest",
+            "s3:PutObject",
+            "arn:aws:s3:::events/other/part-1",
+            "implicit_deny",
+        ),
+        (
+            "ingest",
+            "s3:GetObject",
+            "arn:aws:s3:::events/ingest/part-1",
+            "implicit_deny",
+        ),
+        (
+            "anonymous",
+            "s3:GetObject",
+            "arn:aws:s3:::public/index.html",
+            "allow",
+        ),
+        (
+            "anonymous",
+            "s3:PutObject",
+            "arn:aws:s3:::public/index.html",
+            "implicit_deny",
+        ),
+        (
+            "alice",
+            "s3:PutObject",
+            "arn:aws:s3:::public/index.html",
+            "allow",
+        ),
+        (
+            "bob",
+            "s3:PutObject",
+            "arn:aws:s3:::public/index.html",
+            "implicit_deny",
+        ),
     ] {
-        let o = simulate(config, &["--principal", principal, "--action", action, "--resource", resource, "--json"]);
+        let o = simulate(
+            config,
+            &[
+                "--principal",
+                principal,
+                "--action",
+                action,
+                "--resource",
+                resource,
+                "--json",
+            ],
+        );
         let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
         assert_eq!(v["decision"], want, "{principal} {action} {resource}: {v}");
     }

@@ -116,7 +116,10 @@ impl<'a> Target<'a> {
     /// The bucket the ARN names (`arn:aws:s3:::bucket/key` → `bucket`).
     pub fn bucket(&self) -> Option<&'a str> {
         let [.., resource] = self.segments?;
-        resource.split('/').next().filter(|b| !b.is_empty())
+        resource
+            .split('/')
+            .next()
+            .filter(|b| !b.is_empty() && *b != "*")
     }
 }
 

@@ -119,3 +119,63 @@ impl Context {
         fill("aws:EpochTime", Some(now.unix_seconds().to_string()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Principal, User};
+
+    #[test]
+    fn derived_keys_are_catalogue_keys_and_never_overwrite() {
+        let user = Principal::User(User::new(
+            "alice",
+            Some("AIDA1"),
+            Some("arn:aws:iam::111122223333:user/alice"),
+            "acme",
+        ));
+        let mut ctx = Context::new();
+        ctx.set_one(&ConditionKey::known("aws:username"), "given");
+        let now = crate::policy::values::Timestamp::from_unix_seconds(1_767_225_600);
+        ctx.fill_derived(&user, "arn:aws:s3:::b/k", "acme", now);
+        let expect = [
+            ("aws:username", "given"),
+            ("aws:userid", "AIDA1"),
+            ("cw:PrincipalArn", "arn:aws:iam::111122223333:user/alice"),
+            ("aws:PrincipalType", "User"),
+            ("cw:PrincipalOrgCloudID", "acme"),
+            ("cw:ResourceOrgCloudID", "acme"),
+            ("cw:Bucket", "b"),
+            ("cw:ResourceArn", "arn:aws:s3:::b/k"),
+            ("aws:CurrentTime", "2026-01-01T00:00:00Z"),
+            ("aws:EpochTime", "1767225600"),
+        ];
+        for (name, value) in expect {
+            let key = ConditionKey::lookup(name).unwrap();
+            assert_eq!(ctx.single(&key), Some(value), "{name}");
+        }
+        let mut anon = Context::new();
+        anon.fill_derived(&Principal::Anonymous, "arn:aws:s3:::*", "acme", now);
+        assert_eq!(
+            anon.single(&ConditionKey::known("aws:PrincipalType")),
+            Some("Anonymous")
+        );
+        assert!(!anon.contains(&ConditionKey::known("aws:username")));
+        assert!(!anon.contains(&ConditionKey::known("cw:Bucket")));
+    }
+
+    #[test]
+    fn empty_and_unknown_keys() {
+        let mut ctx = Context::default();
+        let tags = ConditionKey::known("s3:RequestObjectTagKeys");
+        ctx.set(&tags, Vec::new());
+        assert_eq!(ctx.get(&tags), Some(&[][..]));
+        let unknown = ConditionKey::unknown("aws:SourceVpc");
+        ctx.set_one(&unknown, "vpc-1");
+        assert!(!ctx.contains(&unknown));
+        let tag = ConditionKey::lookup("s3:RequestObjectTag/Env").unwrap();
+        ctx.add(&tag, "prod");
+        ctx.add(&tag, "dev");
+        assert_eq!(ctx.get(&tag).unwrap().len(), 2);
+        assert_eq!(ctx.single(&tag), None);
+    }
+}

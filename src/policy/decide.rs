@@ -354,7 +354,8 @@ impl PolicySet {
 pub fn bucket_of(resource: &str) -> Option<&str> {
     let [.., res] = arn_segments(resource)?;
     let bucket = res.split('/').next()?;
-    (!bucket.is_empty()).then_some(bucket)
+    // `arn:aws:s3:::*` (ListBuckets) names no bucket.
+    (!bucket.is_empty() && bucket != "*").then_some(bucket)
 }
 
 /// Two sorted statement lists merged in (policy, statement) order.
