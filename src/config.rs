@@ -4,7 +4,7 @@
 use crate::auth::secret::{Secret, SecretSource, read_secret};
 use crate::policy::Mode;
 use crate::policy::values::Cidr;
-use crate::yaml::{FileIssue, Reader, child};
+use crate::yaml::{FileIssue, Reader, child, load_file};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -89,19 +89,7 @@ const BACKEND_KEYS: &[&str] = &[
 impl Config {
     /// Read and validate a configuration file.
     pub fn load(file: &Path) -> Result<Config, Vec<FileIssue>> {
-        let mut r = Reader::new(file);
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                r.error("", format!("cannot read configuration: {e}"));
-                return Err(r.issues);
-            }
-        };
-        let config = r.parse(&text).and_then(|v| parse(&mut r, &v));
-        match config {
-            Some(c) if r.issues.is_empty() => Ok(c),
-            _ => Err(r.issues),
-        }
+        load_file(file, "configuration", parse)
     }
 
     /// The directory relative paths are resolved against.

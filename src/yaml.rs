@@ -44,6 +44,28 @@ pub fn child(path: &str, key: &str) -> String {
     }
 }
 
+/// Read a YAML file and build a value from it with `parse`; every issue found, or
+/// the value when there is none. `what` names the file in a read error.
+pub fn load_file<T>(
+    file: &Path,
+    what: &str,
+    parse: impl FnOnce(&mut Reader<'_>, &Value) -> Option<T>,
+) -> Result<T, Vec<FileIssue>> {
+    let mut r = Reader::new(file);
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            r.error("", format!("cannot read {what}: {e}"));
+            return Err(r.issues);
+        }
+    };
+    let value = r.parse(&text).and_then(|v| parse(&mut r, &v));
+    match value {
+        Some(v) if r.issues.is_empty() => Ok(v),
+        _ => Err(r.issues),
+    }
+}
+
 impl<'f> Reader<'f> {
     pub fn new(file: &'f Path) -> Reader<'f> {
         Reader {

@@ -3,7 +3,7 @@
 
 use super::secret::{Secret, SecretSource, read_secret};
 use crate::policy::parse::is_user_name;
-use crate::yaml::{FileIssue, Reader, child};
+use crate::yaml::{FileIssue, Reader, child, load_file};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -41,19 +41,7 @@ impl IdentityFile {
     /// Read and validate the identities file (policy names are checked by the
     /// snapshot loader, which knows the policies).
     pub fn load(file: &Path) -> Result<IdentityFile, Vec<FileIssue>> {
-        let mut r = Reader::new(file);
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                r.error("", format!("cannot read identities file: {e}"));
-                return Err(r.issues);
-            }
-        };
-        let parsed = r.parse(&text).and_then(|v| parse(&mut r, &v));
-        match parsed {
-            Some(f) if r.issues.is_empty() => Ok(f),
-            _ => Err(r.issues),
-        }
+        load_file(file, "identities file", parse)
     }
 }
 

@@ -272,24 +272,23 @@ fn check_attachments(
     files: &PolicyFiles,
     errors: &mut Vec<FileIssue>,
 ) {
-    let exists = |name: &str| files.identity.iter().any(|(n, _)| n == name);
-    for (i, g) in ids.groups.iter().enumerate() {
-        for (j, p) in g.policies.iter().enumerate() {
-            if !exists(p) {
+    let attachments = ids
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (format!("groups[{i}]"), &g.policies))
+        .chain(
+            ids.users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("users[{i}]"), &u.policies)),
+        );
+    for (owner, policies) in attachments {
+        for (j, p) in policies.iter().enumerate() {
+            if !files.identity.iter().any(|(n, _)| n == p) {
                 errors.push(issue(
                     file,
-                    &format!("groups[{i}].policies[{j}]"),
-                    &format!("no identity policy `{p}` (expected `identity/{p}.json`)"),
-                ));
-            }
-        }
-    }
-    for (i, u) in ids.users.iter().enumerate() {
-        for (j, p) in u.policies.iter().enumerate() {
-            if !exists(p) {
-                errors.push(issue(
-                    file,
-                    &format!("users[{i}].policies[{j}]"),
+                    &format!("{owner}.policies[{j}]"),
                     &format!("no identity policy `{p}` (expected `identity/{p}.json`)"),
                 ));
             }
