@@ -7,36 +7,11 @@ use super::catalog::{Action, ConditionKey};
 use super::compile::{CompiledPolicy, CompiledStatement, Layer, Target, Truth, compile};
 use super::context::Context;
 use super::evaluate::conditions_hold;
+use super::index::{FastMap, OrgIndex};
 use super::model::{Effect, Policy};
 use super::principal::Principal;
 use super::values::arn_segments;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// FNV-1a: a fast hash for the small string keys (bucket names) looked up on every
-/// decision. The maps' keys come from operator-written policies, never from clients,
-/// so a keyed hash buys nothing here.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 use std::sync::Arc;
 
 /// How layers combine.
@@ -107,27 +82,13 @@ impl Decision {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct StatementRef {
-    policy: u32,
-    statement: u32,
-}
-
-/// Organization statements indexed by action, then by the bucket their resources
-/// are confined to (statements whose resources may span buckets are `generic`).
-#[derive(Debug, Default)]
-struct ActionIndex {
-    generic: Vec<StatementRef>,
-    by_bucket: FastMap<Box<str>, Vec<StatementRef>>,
-}
-
 /// Every policy of one snapshot, compiled and indexed. Immutable.
 #[derive(Debug)]
 pub struct PolicySet {
     mode: Mode,
     organization: Arc<str>,
     org: Vec<CompiledPolicy>,
-    org_index: Vec<ActionIndex>,
+    org_index: OrgIndex,
     identity: Vec<CompiledPolicy>,
     identity_by_name: HashMap<String, usize>,
     buckets: FastMap<String, Arc<CompiledPolicy>>,
@@ -148,39 +109,7 @@ impl PolicySet {
             .into_iter()
             .map(|(name, p)| compile(&format!("org/{name}"), Layer::Org, p))
             .collect();
-        let mut org_index: Vec<ActionIndex> = (0..Action::count())
-            .map(|_| ActionIndex::default())
-            .collect();
-        for (pi, policy) in org.iter().enumerate() {
-            for (si, s) in policy.statements.iter().enumerate() {
-                let r = StatementRef {
-                    policy: u32::try_from(pi).unwrap_or(u32::MAX),
-                    statement: u32::try_from(si).unwrap_or(u32::MAX),
-                };
-                let buckets = s.resources.bucket_keys();
-                for action in s.actions.iter() {
-                    let Some(entry) = org_index.get_mut(action.index()) else {
-                        continue;
-                    };
-                    match &buckets {
-                        Some(bs) => {
-                            let mut seen: Vec<&str> = Vec::new();
-                            for b in bs {
-                                if !seen.contains(&b.as_str()) {
-                                    seen.push(b);
-                                    entry
-                                        .by_bucket
-                                        .entry(b.as_str().into())
-                                        .or_default()
-                                        .push(r);
-                                }
-                            }
-                        }
-                        None => entry.generic.push(r),
-                    }
-                }
-            }
-        }
+        let org_index = OrgIndex::build(&org);
         let mut identity_by_name = HashMap::new();
         let identity = identity
             .into_iter()
@@ -326,19 +255,14 @@ impl PolicySet {
         want_allow: bool,
         scan: &mut Scan,
     ) {
-        if let Some(entry) = self.org_index.get(req.action.index()) {
-            let specific = bucket
-                .and_then(|b| entry.by_bucket.get(b))
-                .map_or(&[][..], Vec::as_slice);
-            for r in merge(&entry.generic, specific) {
-                let Some(policy) = self.org.get(r.policy as usize) else {
-                    continue;
-                };
-                let Some(s) = policy.statements.get(r.statement as usize) else {
-                    continue;
-                };
-                scan.statement(req, target, policy, s, want_allow);
-            }
+        for r in self.org_index.candidates(req.action, bucket) {
+            let Some(policy) = self.org.get(r.policy as usize) else {
+                continue;
+            };
+            let Some(s) = policy.statements.get(r.statement as usize) else {
+                continue;
+            };
+            scan.statement(req, target, policy, s, want_allow);
         }
         if let Some(user) = req.principal.as_user() {
             for &pi in &user.policies {
@@ -356,32 +280,6 @@ pub fn bucket_of(resource: &str) -> Option<&str> {
     let bucket = res.split('/').next()?;
     // `arn:aws:s3:::*` (ListBuckets) names no bucket.
     (!bucket.is_empty() && bucket != "*").then_some(bucket)
-}
-
-/// Two sorted statement lists merged in (policy, statement) order.
-fn merge<'a>(
-    a: &'a [StatementRef],
-    b: &'a [StatementRef],
-) -> impl Iterator<Item = StatementRef> + 'a {
-    let (mut i, mut j) = (0, 0);
-    std::iter::from_fn(move || {
-        let (x, y) = (a.get(i), b.get(j));
-        match (x, y) {
-            (Some(x), Some(y)) if (x.policy, x.statement) <= (y.policy, y.statement) => {
-                i += 1;
-                Some(*x)
-            }
-            (_, Some(y)) => {
-                j += 1;
-                Some(*y)
-            }
-            (Some(x), None) => {
-                i += 1;
-                Some(*x)
-            }
-            (None, None) => None,
-        }
-    })
 }
 
 /// What one layer's statements said.

@@ -10,6 +10,7 @@ pub mod compile;
 pub mod context;
 pub mod decide;
 pub mod evaluate;
+pub mod index;
 pub mod json;
 pub mod model;
 pub mod parse;
