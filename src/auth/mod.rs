@@ -1,4 +1,6 @@
 //! Who is asking: identities and their secrets (SigV4 verification follows).
 
+pub mod canonical;
+pub mod error;
 pub mod identity;
 pub mod secret;
