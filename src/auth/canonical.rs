@@ -112,6 +112,9 @@ pub fn canonical_header_value(value: &[u8], out: &mut String) {
     }
 }
 
+/// `(lower-case name, values)` of one signed header.
+pub type SignedHeader<'a> = (&'a str, Vec<&'a [u8]>);
+
 /// The pieces of a canonical request.
 pub struct CanonicalParts<'a> {
     pub method: &'a str,
@@ -120,7 +123,7 @@ pub struct CanonicalParts<'a> {
     /// Skip this query parameter (presigned signature).
     pub skip_query: Option<&'a str>,
     /// `(lower-case name, values)` for each signed header, in signed order.
-    pub headers: &'a [(&'a str, Vec<&'a [u8]>)],
+    pub headers: &'a [SignedHeader<'a>],
     pub payload_hash: &'a str,
 }
 
