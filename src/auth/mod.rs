@@ -3,6 +3,7 @@
 //! `http::request::Parts`; bodies are verified while they stream ([`payload`]).
 
 pub mod canonical;
+pub mod checksum;
 pub mod error;
 pub mod identity;
 pub mod payload;
