@@ -5,6 +5,7 @@
 //! loads configuration, identities and policies into one immutable snapshot.
 
 pub mod auth;
+pub mod classify;
 pub mod commands;
 pub mod config;
 pub mod policy;
