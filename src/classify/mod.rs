@@ -2,6 +2,7 @@
 //! it needs (`spec/s3-operations.md`). Nothing unclassified is ever forwarded.
 
 pub mod addressing;
+pub mod context;
 pub mod delete;
 pub mod error;
 pub mod operations;
