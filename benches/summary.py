@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Print the medians criterion measured for benches/policy.rs, and the ratio of the
-10,000-bucket decision to the 10-policy one. Run after `cargo bench --bench policy`."""
+"""Print the medians criterion measured (benches/policy.rs and benches/auth.rs) and the
+ratios the targets are stated in. Run after `cargo bench`."""
 import json
 import pathlib
 import sys
@@ -21,7 +21,9 @@ def fmt(ns):
 
 rows = [("decide", "10-policies", "≤ 1 µs"), ("decide", "10000-buckets", "≤ 2 µs"),
         ("wildcard", "64-stars-miss", "≤ 20 µs"), ("wildcard", "64-stars-match", "≤ 20 µs"),
-        ("wildcard", "64-stars-long-segments", "≤ 20 µs"), ("compile", "10000-policies", "≤ 1 s")]
+        ("wildcard", "64-stars-long-segments", "≤ 20 µs"), ("compile", "10000-policies", "≤ 1 s"),
+        ("auth", "header-v4", "≤ 5 µs"), ("auth", "sha256-raw-1MiB", "reference"),
+        ("auth", "chunked-verify-1MiB", "≥ 0.7× raw SHA-256 throughput"), ("classify", "get-object", "≤ 1 µs")]
 for group, name, target in rows:
     try:
         print(f"{group}/{name}: median {fmt(median(group, name))} (target {target})")
@@ -30,5 +32,10 @@ for group, name, target in rows:
 try:
     ratio = median("decide", "10000-buckets") / median("decide", "10-policies")
     print(f"ratio 10000-buckets / 10-policies: {ratio:.2f} (target ≤ 1.2)")
+except FileNotFoundError:
+    pass
+try:
+    ratio = median("auth", "sha256-raw-1MiB") / median("auth", "chunked-verify-1MiB")
+    print(f"chunked verification throughput / raw SHA-256 throughput: {ratio:.2f} (target ≥ 0.7)")
 except FileNotFoundError:
     pass

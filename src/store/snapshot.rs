@@ -2,8 +2,10 @@
 //! organization, identity and bucket policies, loaded together. Any invalid file fails
 //! the whole load, with every error listed.
 
+use crate::auth::KeyStore;
 use crate::auth::identity::IdentityFile;
 use crate::auth::secret::Secret;
+use crate::auth::sigv4::SigningKeyCache;
 use crate::config::Config;
 use crate::policy::model::Policy;
 use crate::policy::{ParseOptions, PolicyKind, PolicySet, Principal, User, parse_policy};
@@ -23,6 +25,14 @@ pub struct Snapshot {
     access_keys: HashMap<String, (usize, Secret)>,
     /// Load-time warnings (statements that can never apply, ignored files, …).
     pub warnings: Vec<FileIssue>,
+    /// Derived SigV4 signing keys of this snapshot's secrets.
+    pub signing_keys: SigningKeyCache,
+}
+
+impl KeyStore for Snapshot {
+    fn lookup(&self, access_key_id: &str) -> Option<(Arc<Principal>, &Secret)> {
+        self.access_key(access_key_id).map(|(p, s)| (p.clone(), s))
+    }
 }
 
 /// What was read from the policy directory.
@@ -110,6 +120,7 @@ impl Snapshot {
             by_arn,
             access_keys,
             warnings,
+            signing_keys: SigningKeyCache::default(),
         }
     }
 
