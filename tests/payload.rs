@@ -435,3 +435,31 @@ proptest! {
         prop_assert_eq!(data.len(), 66560);
     }
 }
+
+proptest! {
+    /// Arbitrary bytes into the decoder: an error or a result, never a panic, and never
+    /// more released than was received.
+    #[test]
+    fn arbitrary_bodies_never_panic(body in prop::collection::vec(any::<u8>(), 0..400), signed_mode in any::<bool>(), cut in 0usize..400) {
+        let h = headers(&[("x-amz-decoded-content-length", "10"), ("x-amz-trailer", "x-amz-checksum-crc32")]);
+        let mode = if signed_mode { signed(true, doc_seed()) } else { PayloadMode::StreamingUnsignedTrailer };
+        let (released, _) = run(&mode, &h, &body, &[cut]);
+        prop_assert!(released.len() <= body.len());
+    }
+
+    /// Plausible-looking chunk framing with random sizes and contents.
+    #[test]
+    fn random_framing_never_panics(sizes in prop::collection::vec(0usize..40, 1..6), junk in "[0-9a-fA-F;=\\r\\nxz-]{0,30}") {
+        let mut body = Vec::new();
+        for s in &sizes {
+            body.extend_from_slice(format!("{s:x}\r\n").as_bytes());
+            body.extend(std::iter::repeat_n(b'q', *s));
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(junk.as_bytes());
+        let total: usize = sizes.iter().sum();
+        let len = total.to_string();
+        let h = headers(&[("x-amz-decoded-content-length", &len), ("x-amz-trailer", "x-amz-checksum-crc32")]);
+        let _ = run(&PayloadMode::StreamingUnsignedTrailer, &h, &body, &[5, 17]);
+    }
+}

@@ -240,7 +240,7 @@ proptest! {
         prop_assert_eq!(verify(&s), Ok(AuthKind::HeaderV4));
 
         // Any signed part changed: the path, a query value, a signed header, the method.
-        let mut other = Signed { uri: s.uri.replacen(&path, &format!("{path}x"), 1), ..clone(&s) };
+        let mut other = Signed { uri: tamper_path(&s.uri, &path, &format!("{path}x")), ..clone(&s) };
         prop_assert!(matches!(verify(&other), Err(AuthError::SignatureDoesNotMatch { .. })), "path");
         other = clone(&s);
         other.uri = if s.uri.contains('?') { s.uri.replacen('?', "?zz=1&", 1) } else { format!("{}?zz=1", s.uri) };
@@ -260,12 +260,19 @@ proptest! {
         let path = encode_path(&key);
         let s = sign_request("GET", &path, &query, &[], true, SignableBody::UnsignedPayload);
         prop_assert_eq!(verify(&s), Ok(AuthKind::PresignedV4));
-        let tampered = Signed { uri: s.uri.replacen(&path, &format!("{path}x"), 1), ..clone(&s) };
+        let tampered = Signed { uri: tamper_path(&s.uri, &path, &format!("{path}x")), ..clone(&s) };
         let tampered_result = verify(&tampered);
         prop_assert!(matches!(tampered_result, Err(AuthError::SignatureDoesNotMatch { .. })), "tampered path");
         let late = Signed { now: s.now + 3600, ..clone(&s) };
         prop_assert_eq!(verify(&late), Err(AuthError::Expired));
     }
+}
+
+/// Replace the first `from` in the part of the URI after the host.
+fn tamper_path(uri: &str, from: &str, to: &str) -> String {
+    let host = "bucket.example.internal";
+    let at = uri.find(host).unwrap() + host.len();
+    format!("{}{}", &uri[..at], uri[at..].replacen(from, to, 1))
 }
 
 fn clone(s: &Signed) -> Signed {
@@ -394,4 +401,41 @@ fn partial_auth_is_an_error_never_anonymous() {
         verify(&garbage),
         Err(AuthError::HeaderMalformed(_))
     ));
+}
+
+proptest! {
+    /// Arbitrary Authorization values and presigned queries: an error, never a panic.
+    #[test]
+    fn arbitrary_authorization_never_panics(value in "AWS4-HMAC-SHA256 [ -~]{0,300}|AWS [ -~]{0,80}|[ -~]{0,120}", query in "[A-Za-z0-9%=&/_.-]{0,200}") {
+        let s = Signed {
+            method: "GET".into(),
+            uri: format!("http://bucket.example.internal/k?{query}"),
+            headers: vec![("host".into(), "bucket.example.internal".into()), ("authorization".into(), value), ("x-amz-date".into(), "20260101T000000Z".into()), ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into())],
+            now: 1_767_225_600,
+        };
+        if http::HeaderValue::from_str(&s.headers[1].1).is_ok() && s.uri.parse::<http::Uri>().is_ok() {
+            prop_assert!(verify(&s).is_err());
+        }
+    }
+}
+
+#[test]
+fn huge_authorization_header_is_a_plain_error() {
+    let value = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={}",
+        "A".repeat(100_000),
+        "0".repeat(64)
+    );
+    let s = Signed {
+        method: "GET".into(),
+        uri: "http://bucket.example.internal/k".into(),
+        headers: vec![
+            ("host".into(), "bucket.example.internal".into()),
+            ("authorization".into(), value),
+            ("x-amz-date".into(), "20260101T000000Z".into()),
+            ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+        ],
+        now: 1_767_225_600,
+    };
+    assert!(matches!(verify(&s), Err(AuthError::InvalidAccessKeyId(k)) if k.len() == 100_000));
 }
