@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod checksum;
+pub mod chunked;
 pub mod error;
 pub mod identity;
 pub mod payload;

@@ -12,11 +12,12 @@ use super::canonical::{
 use super::error::AuthError;
 use super::secret::Secret;
 use super::{AuthKind, Authenticated, KeyStore, PayloadMode, StreamingSeed};
+use crate::policy::Principal;
 use http::HeaderMap;
 use http::request::Parts;
 use percent_encoding::percent_decode_str;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 /// Largest clock difference accepted between a signed request and the gateway.
@@ -265,6 +266,53 @@ fn verify_signature(
     }
 }
 
+/// What both SigV4 forms sign, and the signature they carry.
+struct SignedParts<'a> {
+    credential: &'a Credential,
+    signed: &'a [&'a str],
+    timestamp: &'a str,
+    raw_query: &'a str,
+    skip_query: Option<&'a str>,
+    payload_hash: &'a str,
+    given: &'a str,
+}
+
+/// Look the key up, compute the canonical request, string to sign and signature, and
+/// compare: the principal, the signing key, the scope and the signature.
+fn check_v4(
+    parts: &Parts,
+    region: &str,
+    keys: &dyn KeyStore,
+    cache: &SigningKeyCache,
+    r: &SignedParts<'_>,
+) -> Result<(Arc<Principal>, [u8; 32], String, String), AuthError> {
+    let cred = r.credential;
+    let (principal, secret) = keys
+        .lookup(&cred.access_key_id)
+        .ok_or_else(|| AuthError::InvalidAccessKeyId(cred.access_key_id.clone()))?;
+    let (header_values, missing) = signed_header_values(parts, r.signed);
+    let canonical_request = create_canonical_request(&CanonicalParts {
+        method: parts.method.as_str(),
+        raw_path: parts.uri.path(),
+        raw_query: r.raw_query,
+        skip_query: r.skip_query,
+        headers: &header_values,
+        payload_hash: r.payload_hash,
+    });
+    let scope = scope(&cred.date, region, "s3");
+    let string_to_sign = create_string_to_sign(&canonical_request, r.timestamp, &scope);
+    let key = cache.get(&cred.access_key_id, secret, &cred.date, region);
+    let expected = signature(&key, &string_to_sign);
+    verify_signature(
+        &expected,
+        r.given,
+        string_to_sign,
+        canonical_request,
+        missing,
+    )?;
+    Ok((principal, key, scope, expected))
+}
+
 /// Verify a request signed with the `Authorization: AWS4-HMAC-SHA256 …` header.
 pub fn verify_header(
     parts: &Parts,
@@ -352,23 +400,21 @@ pub fn verify_header(
         )
     })?;
     let payload = payload_mode(content_sha)?;
-    let (principal, secret) = keys
-        .lookup(&cred.access_key_id)
-        .ok_or_else(|| AuthError::InvalidAccessKeyId(cred.access_key_id.clone()))?;
-    let (header_values, missing) = signed_header_values(parts, &signed);
-    let canonical_request = create_canonical_request(&CanonicalParts {
-        method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query: parts.uri.query().unwrap_or(""),
-        skip_query: None,
-        headers: &header_values,
-        payload_hash: content_sha,
-    });
-    let scope = scope(&cred.date, region, "s3");
-    let string_to_sign = create_string_to_sign(&canonical_request, &timestamp, &scope);
-    let key = cache.get(&cred.access_key_id, secret, &cred.date, region);
-    let expected = signature(&key, &string_to_sign);
-    verify_signature(&expected, sig, string_to_sign, canonical_request, missing)?;
+    let (principal, key, scope, expected) = check_v4(
+        parts,
+        region,
+        keys,
+        cache,
+        &SignedParts {
+            credential: &cred,
+            signed: &signed,
+            timestamp: &timestamp,
+            raw_query: parts.uri.query().unwrap_or(""),
+            skip_query: None,
+            payload_hash: content_sha,
+            given: sig,
+        },
+    )?;
     let payload = match payload {
         PayloadMode::StreamingSigned { trailer } => PayloadMode::StreamingSignedSeeded {
             trailer,
@@ -471,27 +517,20 @@ pub fn verify_presigned(
     let payload_hash = q
         .get("X-Amz-Content-Sha256")
         .map_or("UNSIGNED-PAYLOAD", String::as_str);
-    let (principal, secret) = keys
-        .lookup(&cred.access_key_id)
-        .ok_or_else(|| AuthError::InvalidAccessKeyId(cred.access_key_id.clone()))?;
-    let (header_values, missing) = signed_header_values(parts, &signed);
-    let canonical_request = create_canonical_request(&CanonicalParts {
-        method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query,
-        skip_query: Some("X-Amz-Signature"),
-        headers: &header_values,
-        payload_hash,
-    });
-    let scope = scope(&cred.date, region, "s3");
-    let string_to_sign = create_string_to_sign(&canonical_request, timestamp, &scope);
-    let key = cache.get(&cred.access_key_id, secret, &cred.date, region);
-    verify_signature(
-        &signature(&key, &string_to_sign),
-        given,
-        string_to_sign,
-        canonical_request,
-        missing,
+    let (principal, ..) = check_v4(
+        parts,
+        region,
+        keys,
+        cache,
+        &SignedParts {
+            credential: &cred,
+            signed: &signed,
+            timestamp,
+            raw_query,
+            skip_query: Some("X-Amz-Signature"),
+            payload_hash,
+            given,
+        },
     )?;
     Ok(Authenticated {
         principal,

@@ -159,6 +159,7 @@ const fn guard(mut r: Row, g: Guard) -> Row {
 use Target::{Bucket as B, Object as O, Service as S};
 
 /// The table. Order does not matter: at most one row matches a request.
+#[rustfmt::skip]
 pub const TABLE: &[Row] = &[
     row("GET", S, &[], "ListBuckets", "s3:ListAllMyBuckets"),
     // Buckets.
