@@ -5,6 +5,7 @@
 pub mod canonical;
 pub mod checksum;
 pub mod chunked;
+pub mod dates;
 pub mod error;
 pub mod identity;
 pub mod payload;

@@ -4,10 +4,9 @@
 //!
 //! AWS reference: <https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html>.
 
+use super::dates::{format_amz_date, parse_amz_date, parse_http_date};
 use super::error::AuthError;
-use super::sigv4::{
-    MAX_SKEW_SECONDS, format_amz_date, parse_amz_date, parse_http_date, query_params,
-};
+use super::sigv4::{MAX_SKEW_SECONDS, query_params};
 use super::{AuthKind, Authenticated, KeyStore, PayloadMode};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
