@@ -27,6 +27,10 @@ pub struct Config {
     pub policies: PathBuf,
     pub admin_listen: Option<SocketAddr>,
     pub audit: Audit,
+    /// Worker threads of the proxy service.
+    pub threads: usize,
+    /// How long in-flight requests may run on after SIGTERM.
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug)]
@@ -45,6 +49,8 @@ pub enum Backend {
         secret_access_key: Secret,
         path_style: bool,
         literal_keys: bool,
+        /// Connect, read and write timeout towards the backend.
+        timeout_seconds: u64,
     },
     /// A backend embedded in the process, for local trials.
     Embedded { dir: PathBuf, literal_keys: bool },
@@ -72,6 +78,8 @@ const TOP_KEYS: &[&str] = &[
     "policies",
     "admin_listen",
     "audit",
+    "threads",
+    "shutdown_grace_seconds",
 ];
 
 const BACKEND_KEYS: &[&str] = &[
@@ -84,6 +92,7 @@ const BACKEND_KEYS: &[&str] = &[
     "path_style",
     "literal_keys",
     "embedded",
+    "timeout_seconds",
 ];
 
 impl Config {
@@ -206,6 +215,11 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
             format!("`{e}` is not an http(s) URL"),
         );
     }
+    let threads = r.u64(map, "", "threads").unwrap_or(2);
+    if !(1..=256).contains(&threads) {
+        r.error("threads", "must be between 1 and 256");
+    }
+    let shutdown_grace_seconds = r.u64(map, "", "shutdown_grace_seconds").unwrap_or(10);
     Some(Config {
         file: r.file.to_owned(),
         listen: listen?,
@@ -223,6 +237,8 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
         policies: policies?,
         admin_listen,
         audit,
+        threads: usize::try_from(threads).unwrap_or(2),
+        shutdown_grace_seconds,
     })
 }
 
@@ -311,6 +327,7 @@ fn backend(r: &mut Reader<'_>, v: &serde_yaml::Value, base: &Path) -> Option<Bac
         }
     };
     let path_style = r.bool(map, p, "path_style").unwrap_or(true);
+    let timeout_seconds = r.u64(map, p, "timeout_seconds").unwrap_or(30).max(1);
     Some(Backend::Remote {
         endpoint: endpoint?,
         region,
@@ -318,6 +335,7 @@ fn backend(r: &mut Reader<'_>, v: &serde_yaml::Value, base: &Path) -> Option<Bac
         secret_access_key: secret?,
         path_style,
         literal_keys,
+        timeout_seconds,
     })
 }
 

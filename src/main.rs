@@ -13,6 +13,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Work with policy files offline.
     Policy {
         #[command(subcommand)]
@@ -80,6 +85,13 @@ fn main() {
     let cli = Cli::parse();
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let code = match cli.command {
+        Command::Serve { config } => match portcullis::serve::run(&config) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        },
         Command::Policy {
             command:
                 PolicyCommand::Validate {

@@ -1,0 +1,49 @@
+//! Decide a classified request: every authorization it needs must be allowed by the
+//! snapshot's policies, each with its own condition context.
+
+use crate::classify::Authorization;
+use crate::classify::context::authorization_context;
+use crate::policy::{Context, Decision, Principal, Request};
+use crate::store::Snapshot;
+
+/// The decisions of one request, one per authorization.
+#[derive(Debug)]
+pub struct Verdict {
+    pub decisions: Vec<(Authorization, Decision)>,
+}
+
+impl Verdict {
+    pub fn allowed(&self) -> bool {
+        !self.decisions.is_empty() && self.decisions.iter().all(|(_, d)| d.is_allowed())
+    }
+
+    /// The first authorization that was not allowed.
+    pub fn denied(&self) -> Option<&(Authorization, Decision)> {
+        self.decisions.iter().find(|(_, d)| !d.is_allowed())
+    }
+}
+
+/// Decide each authorization against the snapshot.
+pub fn decide(
+    snapshot: &Snapshot,
+    principal: &Principal,
+    authorizations: &[Authorization],
+    base: &Context,
+    now: i64,
+) -> Verdict {
+    let organization = snapshot.policies.organization();
+    let decisions = authorizations
+        .iter()
+        .map(|a| {
+            let ctx = authorization_context(base, principal, a, organization, now);
+            let d = snapshot.policies.decide(&Request {
+                principal,
+                action: a.action,
+                resource: &a.resource,
+                context: &ctx,
+            });
+            (a.clone(), d)
+        })
+        .collect();
+    Verdict { decisions }
+}

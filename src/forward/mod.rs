@@ -1,0 +1,189 @@
+//! Forward an allowed request to the backend: path-style URI, the client's
+//! authentication and every header it did not sign removed, the decoded length for
+//! aws-chunked bodies, and a new SigV4 signature with the backend's credentials.
+//!
+//! AWS reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
+
+use crate::auth::canonical::uri_encode;
+use crate::auth::secret::Secret;
+use crate::auth::{AuthKind, Authenticated, PayloadMode};
+use crate::classify::S3Request;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
+use aws_smithy_runtime_api::client::identity::Identity;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+/// The backend as the forwarder needs it.
+#[derive(Debug)]
+pub struct Backend {
+    pub addr: SocketAddr,
+    /// `host[:port]` for the Host header.
+    pub authority: String,
+    pub tls: bool,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+}
+
+/// Hop-by-hop headers and the client's own authentication: never forwarded.
+const NEVER: &[&str] = &[
+    "authorization",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+    "host",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-security-token",
+    "x-amz-decoded-content-length",
+    "x-amz-trailer",
+    "x-forwarded-for",
+    "x-real-ip",
+    "forwarded",
+];
+
+/// Standard request headers that unsigned or SigV2 requests may carry.
+const STANDARD: &[&str] = &[
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "content-type",
+    "content-length",
+    "content-md5",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "expect",
+];
+
+/// Presigned-URL parameters, removed from the forwarded query.
+const AUTH_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Content-Sha256",
+    "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Expires",
+    "Signature",
+];
+
+/// May this client header be forwarded?
+pub fn keep_header(name: &str, auth: &Authenticated, request: &S3Request) -> bool {
+    if NEVER.contains(&name) || (request.strip_acl_header && name == "x-amz-acl") {
+        return false;
+    }
+    match auth.kind {
+        // The signature covers these headers: forward exactly what was signed.
+        AuthKind::HeaderV4 => {
+            auth.signed_headers.iter().any(|s| s == name)
+                || name == "content-length"
+                || name == "expect"
+        }
+        // Presigned, SigV2 and anonymous requests sign few or no headers: forward the
+        // signed ones and the standard request headers, nothing else.
+        _ => auth.signed_headers.iter().any(|s| s == name) || STANDARD.contains(&name),
+    }
+}
+
+/// The path-style upstream URI: `/bucket/key?query` with the key encoded once and the
+/// client's authentication parameters removed.
+pub fn upstream_uri(request: &S3Request, raw_query: &str) -> String {
+    let mut uri = String::from("/");
+    if let Some(b) = &request.bucket {
+        uri_encode(b.as_bytes(), false, &mut uri);
+        if let Some(k) = &request.key {
+            uri.push('/');
+            uri_encode(k.as_bytes(), true, &mut uri);
+        }
+    }
+    let query: Vec<&str> = raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            !AUTH_PARAMS.contains(&name)
+        })
+        .collect();
+    if !query.is_empty() {
+        uri.push('?');
+        uri.push_str(&query.join("&"));
+    }
+    uri
+}
+
+/// What to sign the body as: the client's declared SHA-256 (the backend checks it
+/// too), or unsigned.
+pub fn payload_hash(mode: &PayloadMode) -> Option<String> {
+    match mode {
+        PayloadMode::Sha256(h) => Some(crate::auth::canonical::hex(h)),
+        _ => None,
+    }
+}
+
+/// Sign `method uri` with these headers for the backend; the headers to add.
+pub fn sign_for_backend(
+    backend: &Backend,
+    method: &str,
+    uri: &str,
+    headers: &[(String, String)],
+    payload: Option<&str>,
+    now: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let identity: Identity = Credentials::new(
+        &backend.access_key_id,
+        backend.secret_access_key.expose(),
+        None,
+        None,
+        "portcullis",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&backend.region)
+        .name("s3")
+        .time(now)
+        .settings(settings)
+        .build()
+        .map_err(|e| format!("signing parameters: {e}"))?
+        .into();
+    let body = match payload {
+        Some(hash) => SignableBody::Precomputed(hash.to_owned()),
+        None => SignableBody::UnsignedPayload,
+    };
+    let signable = SignableRequest::new(
+        method,
+        uri,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        body,
+    )
+    .map_err(|e| format!("signable request: {e}"))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| format!("signing: {e}"))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}

@@ -1,0 +1,416 @@
+//! The Pingora glue: the only code that sees a `Session`. Each phase calls the plain
+//! stage functions: `request_filter` authenticates, classifies and decides (and writes
+//! any refusal itself); `upstream_request_filter` re-signs; `request_body_filter`
+//! streams the body through its verifier; `fail_to_proxy` turns failures into S3 errors.
+
+pub mod error;
+
+use crate::auth::payload::{BodyVerifier, Limits};
+use crate::auth::{AuthSettings, Authenticated, PayloadMode, authenticate};
+use crate::classify::addressing::{resolve, v2_resource};
+use crate::classify::context::{Connection, request_context};
+use crate::classify::{S3Request, classify};
+use crate::forward::{Backend, keep_header, payload_hash, sign_for_backend, upstream_uri};
+use crate::policy::values::Cidr;
+use crate::store::Snapshot;
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use error::GatewayError;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Operations the gateway answers itself (not yet implemented here) or must never
+/// forward: refused until they are served by the gateway.
+const SERVED_BY_GATEWAY: &[&str] = &[
+    "PutBucketPolicy",
+    "GetBucketPolicy",
+    "DeleteBucketPolicy",
+    "GetBucketPolicyStatus",
+    "PutBucketAcl",
+    "PutObjectAcl",
+    "GetBucketAcl",
+    "GetObjectAcl",
+    "DeleteObjects",
+];
+
+/// Settings the request path reads, fixed at start.
+#[derive(Debug)]
+pub struct Settings {
+    pub region: String,
+    pub sigv2: bool,
+    pub virtual_host_domains: Vec<String>,
+    pub trusted_proxies: Vec<Cidr>,
+    pub literal_keys: bool,
+    pub backend_timeout: Duration,
+}
+
+/// The gateway service.
+pub struct Gateway {
+    snapshot: Arc<Snapshot>,
+    settings: Settings,
+    backend: Backend,
+    ids: AtomicU64,
+}
+
+/// What one request carries through the phases.
+#[derive(Default)]
+pub struct RequestCtx {
+    request_id: String,
+    auth: Option<Authenticated>,
+    request: Option<S3Request>,
+    verifier: Option<BodyVerifier>,
+    /// Set when a phase failed with an error the client must see.
+    error: Option<GatewayError>,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Gateway {
+    pub fn new(snapshot: Arc<Snapshot>, settings: Settings, backend: Backend) -> Gateway {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Gateway {
+            snapshot,
+            settings,
+            backend,
+            ids: AtomicU64::new(seed),
+        }
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.ids.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        format!("{:016X}", n.rotate_left(17) ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+
+    /// Authenticate, classify and decide. `Err` is the refusal to send.
+    fn admit(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> std::result::Result<(), GatewayError> {
+        let parts: &http::request::Parts = session.req_header();
+        let now = now_secs();
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let address = resolve(
+            host,
+            parts.uri.path(),
+            &self.settings.virtual_host_domains,
+            self.settings.literal_keys,
+        )?;
+        let v2 = v2_resource(&address, parts.uri.path());
+        let auth_settings = AuthSettings {
+            region: &self.settings.region,
+            sigv2: self.settings.sigv2,
+            v2_resource: &v2,
+        };
+        let snapshot = &self.snapshot;
+        let auth = authenticate(
+            parts,
+            &auth_settings,
+            snapshot.as_ref(),
+            &snapshot.signing_keys,
+            now,
+        )?;
+        let request = classify(
+            parts,
+            &address,
+            snapshot.policies.mode(),
+            self.settings.literal_keys,
+        )?;
+        if SERVED_BY_GATEWAY.contains(&request.operation) {
+            return Err(GatewayError::not_implemented(format!(
+                "{} is not available on this gateway yet",
+                request.operation
+            )));
+        }
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let base = request_context(
+            parts,
+            &request,
+            &auth,
+            &Connection { peer, tls },
+            &self.settings.trusted_proxies,
+            now,
+        );
+        let verdict = crate::decide::decide(
+            snapshot,
+            &auth.principal,
+            &request.authorizations,
+            &base,
+            now,
+        );
+        if !verdict.allowed() {
+            return Err(GatewayError::access_denied());
+        }
+        let verifier = BodyVerifier::new(&auth.payload, &parts.headers, Limits::default())?;
+        ctx.verifier = Some(verifier);
+        ctx.auth = Some(auth);
+        ctx.request = Some(request);
+        Ok(())
+    }
+
+    async fn respond(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        err: &GatewayError,
+    ) -> Result<()> {
+        let resource = session.req_header().uri.path().to_owned();
+        let body = err.to_xml(&resource, &ctx.request_id);
+        let mut resp = ResponseHeader::build(err.status, Some(4))?;
+        resp.insert_header("content-type", "application/xml")?;
+        resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        let head = session.req_header().method == http::Method::HEAD;
+        resp.insert_header(
+            "content-length",
+            if head {
+                "0".to_owned()
+            } else {
+                body.len().to_string()
+            },
+        )?;
+        session.write_response_header(Box::new(resp), head).await?;
+        if !head {
+            session
+                .write_response_body(Some(Bytes::from(body)), true)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            request_id: self.next_id(),
+            ..RequestCtx::default()
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        match self.admit(session, ctx) {
+            Ok(()) => Ok(false),
+            Err(err) => {
+                self.respond(session, ctx, &err).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let mut peer = HttpPeer::new(
+            self.backend.addr,
+            self.backend.tls,
+            self.backend
+                .authority
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+        );
+        peer.options.connection_timeout = Some(self.settings.backend_timeout);
+        peer.options.read_timeout = Some(self.settings.backend_timeout);
+        peer.options.write_timeout = Some(self.settings.backend_timeout);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let (Some(auth), Some(request)) = (&ctx.auth, &ctx.request) else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "request was not admitted",
+            ));
+        };
+        let raw_query = session.req_header().uri.query().unwrap_or("").to_owned();
+        let uri = upstream_uri(request, &raw_query);
+        upstream.set_uri(
+            uri.parse()
+                .map_err(|_| Error::explain(ErrorType::InternalError, "upstream uri"))?,
+        );
+        let names: Vec<String> = upstream
+            .headers
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        for name in names {
+            if !keep_header(&name, auth, request) {
+                upstream.remove_header(&name);
+            }
+        }
+        let chunked = matches!(
+            auth.payload,
+            PayloadMode::StreamingSignedSeeded { .. } | PayloadMode::StreamingUnsignedTrailer
+        );
+        if chunked {
+            // The gateway forwards the decoded bytes: their exact length, and no aws-chunked coding.
+            let len = ctx
+                .verifier
+                .as_ref()
+                .and_then(BodyVerifier::decoded_length)
+                .unwrap_or(0);
+            upstream.insert_header("content-length", len.to_string())?;
+            let encoding = upstream
+                .headers
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|e| *e != "aws-chunked")
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+            match encoding {
+                Some(e) if !e.is_empty() => {
+                    upstream.insert_header("content-encoding", e)?;
+                }
+                _ => {
+                    upstream.remove_header("content-encoding");
+                }
+            }
+        }
+        upstream.insert_header("host", self.backend.authority.as_str())?;
+        let headers: Vec<(String, String)> = upstream
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != "content-length" && *k != "expect")
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
+            })
+            .collect();
+        let signed = sign_for_backend(
+            &self.backend,
+            upstream.method.as_str(),
+            &uri,
+            &headers,
+            payload_hash(&auth.payload).as_deref(),
+            SystemTime::now(),
+        )
+        .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+        for (k, v) in signed {
+            upstream.insert_header(k, v)?;
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(verifier) = ctx.verifier.as_mut() else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        let fed = match body.take() {
+            Some(b) => verifier.feed(b, &mut out),
+            None => Ok(()),
+        };
+        let mut released = BytesMut::new();
+        for b in out {
+            released.extend_from_slice(&b);
+        }
+        *body = Some(released.freeze());
+        let result = fed.and_then(|()| {
+            if end_of_stream {
+                ctx.verifier
+                    .take()
+                    .map_or(Ok(()), |v| v.finish().map(|_| ()))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            // Fail the request so the upstream request is aborted and nothing is stored.
+            ctx.error = Some(e.into());
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(400),
+                "request body failed verification",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        response.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        response.remove_header("x-amz-id-2");
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let err = ctx.error.take().unwrap_or_else(|| match e.etype() {
+            ErrorType::ConnectTimedout
+            | ErrorType::ConnectRefused
+            | ErrorType::ConnectNoRoute
+            | ErrorType::ConnectError => GatewayError::new(
+                "ServiceUnavailable",
+                503,
+                "the storage backend is unavailable",
+            ),
+            ErrorType::ReadTimedout | ErrorType::WriteTimedout => GatewayError::new(
+                "ServiceUnavailable",
+                503,
+                "the storage backend did not answer in time",
+            ),
+            _ => GatewayError::new("BadGateway", 502, "the storage backend failed to answer"),
+        });
+        let code = err.status;
+        if self.respond(session, ctx, &err).await.is_err() {
+            tracing_fallback(&ctx.request_id, &err);
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+}
+
+fn tracing_fallback(request_id: &str, err: &GatewayError) {
+    eprintln!(
+        "request {request_id}: could not send {} to the client",
+        err.code
+    );
+}

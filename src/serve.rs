@@ -1,0 +1,148 @@
+//! `portcullis serve`: load everything, resolve the backend, and run the Pingora
+//! service until SIGTERM (in-flight requests get `shutdown_grace_seconds`).
+
+use crate::config::{Backend as BackendConfig, Config};
+use crate::forward::Backend;
+use crate::proxy::{Gateway, Settings};
+use crate::store::Snapshot;
+use anyhow::{Context as _, anyhow, bail};
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use std::net::ToSocketAddrs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Split `http(s)://host[:port][/]` into (tls, authority, address).
+pub fn parse_endpoint(endpoint: &str) -> anyhow::Result<(bool, String, std::net::SocketAddr)> {
+    let (tls, rest) = if let Some(r) = endpoint.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = endpoint.strip_prefix("http://") {
+        (false, r)
+    } else {
+        bail!("backend.endpoint `{endpoint}` must start with http:// or https://");
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') {
+        bail!("backend.endpoint `{endpoint}` must be a scheme and host[:port] only");
+    }
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        && !authority.ends_with(']')
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve backend `{authority}`"))?
+        .next()
+        .ok_or_else(|| anyhow!("backend `{authority}` has no address"))?;
+    Ok((tls, authority.to_owned(), addr))
+}
+
+/// Run the gateway; returns only on a start-up error.
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path).map_err(|issues| {
+        anyhow!(
+            "{}",
+            issues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let snapshot = Snapshot::load(&config, 1).map_err(|issues| {
+        anyhow!(
+            "{}",
+            issues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    for w in &snapshot.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (backend, literal_keys, timeout) = match &config.backend {
+        BackendConfig::Remote {
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            literal_keys,
+            timeout_seconds,
+            ..
+        } => {
+            let (tls, authority, addr) = parse_endpoint(endpoint)?;
+            let backend = Backend {
+                addr,
+                authority,
+                tls,
+                region: region.clone(),
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+            };
+            (
+                backend,
+                *literal_keys,
+                Duration::from_secs(*timeout_seconds),
+            )
+        }
+        BackendConfig::Embedded { .. } => bail!(
+            "the embedded backend is not available in this build yet: configure backend.endpoint"
+        ),
+    };
+    let settings = Settings {
+        region: config.region.clone(),
+        sigv2: config.sigv2,
+        virtual_host_domains: config.virtual_host_domains.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        literal_keys,
+        backend_timeout: timeout,
+    };
+    let gateway = Gateway::new(Arc::new(snapshot), settings, backend);
+    let pid = std::process::id();
+    let conf = ServerConf {
+        threads: config.threads,
+        grace_period_seconds: Some(config.shutdown_grace_seconds),
+        graceful_shutdown_timeout_seconds: Some(2),
+        pid_file: std::env::temp_dir()
+            .join(format!("portcullis-{pid}.pid"))
+            .to_string_lossy()
+            .into_owned(),
+        upgrade_sock: std::env::temp_dir()
+            .join(format!("portcullis-{pid}.sock"))
+            .to_string_lossy()
+            .into_owned(),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut service = http_proxy_service(&server.configuration, gateway);
+    let listen = config.listen.to_string();
+    match &config.tls {
+        Some(tls) => service
+            .add_tls(
+                &listen,
+                &tls.cert.to_string_lossy(),
+                &tls.key.to_string_lossy(),
+            )
+            .map_err(|e| anyhow!("cannot use the TLS certificate or key: {e}"))?,
+        None => service.add_tcp(&listen),
+    }
+    server.add_service(service);
+    eprintln!(
+        "portcullis: serving {} on {listen}",
+        if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    );
+    server.run_forever()
+}

@@ -1,0 +1,489 @@
+//! The gateway end to end: the built binary (`portcullis serve`) in front of a real S3
+//! backend (s3s-fs, which verifies the gateway's re-signed SigV4 with its own keys),
+//! driven by a real S3 client (aws-sdk-s3 with its default settings).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::RequestId;
+use aws_sdk_s3::primitives::ByteStream;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BACKEND_KEY: &str = "BACKENDKEY0000000001";
+const BACKEND_SECRET: &str = "backend-secret-key-for-tests";
+
+/// s3s-fs on a loopback port, in this process.
+async fn start_backend(dir: &Path) -> SocketAddr {
+    let fs = s3s_fs::FileSystem::new(dir).unwrap();
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single(
+        BACKEND_KEY,
+        BACKEND_SECRET,
+    ));
+    let service = b.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    addr
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Gateway {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"AdminsEverything","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"},
+ {"Sid":"ReadersRead","Effect":"Allow","Principal":{"AWS":"bob"},"Action":["s3:GetObject","s3:ListBucket","s3:ListAllMyBuckets"],"Resource":"*"},
+ {"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}"#;
+
+/// Start `portcullis serve` in front of `backend`.
+fn start_gateway(backend: SocketAddr) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::create_dir_all(dir.path().join("policies/org")).unwrap();
+    std::fs::write(dir.path().join("policies/org/base.json"), ORG_POLICY).unwrap();
+    std::fs::write(
+        dir.path().join("identities.yaml"),
+        "users:\n  - name: alice\n    access_keys: [{ id: AKIAALICE0000000001, secret: alice-secret }]\n  - name: bob\n    access_keys: [{ id: AKIABOB00000000001, secret: bob-secret }]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("backend.secret"), BACKEND_SECRET).unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.yaml"),
+        format!(
+            "listen: \"127.0.0.1:{port}\"\norganization: acme\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key_file: backend.secret\n  timeout_seconds: 5\nidentities: identities.yaml\npolicies: policies\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("portcullis.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Gateway {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+fn client(port: u16, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// A raw HTTP/1.1 request: (status, headers+body text).
+fn raw(port: u16, request: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_flow_through_the_gateway_as_the_policies_say() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    let alice = client(gw.port, "AKIAALICE0000000001", "alice-secret");
+    let bob = client(gw.port, "AKIABOB00000000001", "bob-secret");
+
+    alice.create_bucket().bucket("shared").send().await.unwrap();
+    // Default SDK uploads: aws-chunked with a CRC32 trailer, decoded by the gateway.
+    alice
+        .put_object()
+        .bucket("shared")
+        .key("reports/q1.csv")
+        .body(ByteStream::from_static(b"a,b\n1,2\n"))
+        .send()
+        .await
+        .unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    alice
+        .put_object()
+        .bucket("shared")
+        .key("public/big.bin")
+        .body(ByteStream::from(big.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        data.path().join("shared/reports/q1.csv").exists(),
+        "stored on the backend"
+    );
+
+    let got = bob
+        .get_object()
+        .bucket("shared")
+        .key("public/big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.request_id().is_some());
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        big.as_slice()
+    );
+    let ranged = bob
+        .get_object()
+        .bucket("shared")
+        .key("reports/q1.csv")
+        .range("bytes=0-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ranged.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"a,b"
+    );
+    let listed = bob
+        .list_objects_v2()
+        .bucket("shared")
+        .prefix("reports/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 1);
+
+    // Bob may read but not write or delete: refused by the gateway, nothing forwarded.
+    let err = bob
+        .put_object()
+        .bucket("shared")
+        .key("reports/q2.csv")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    let err = bob
+        .delete_object()
+        .bucket("shared")
+        .key("reports/q1.csv")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    assert!(data.path().join("shared/reports/q1.csv").exists());
+    assert!(!data.path().join("shared/reports/q2.csv").exists());
+
+    // A wrong secret, and an unknown key: the client's own errors.
+    let err = client(gw.port, "AKIABOB00000000001", "not-bobs-secret")
+        .get_object()
+        .bucket("shared")
+        .key("reports/q1.csv")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
+    let err = client(gw.port, "AKIANOBODY000000001", "x")
+        .list_buckets()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAccessKeyId"));
+
+    // Multipart upload.
+    let up = alice
+        .create_multipart_upload()
+        .bucket("shared")
+        .key("multi.bin")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = up.upload_id().unwrap().to_owned();
+    let part1 = vec![7u8; 5 * 1024 * 1024];
+    let p1 = alice
+        .upload_part()
+        .bucket("shared")
+        .key("multi.bin")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(part1.clone()))
+        .send()
+        .await
+        .unwrap();
+    let p2 = alice
+        .upload_part()
+        .bucket("shared")
+        .key("multi.bin")
+        .upload_id(&upload_id)
+        .part_number(2)
+        .body(ByteStream::from_static(b"tail"))
+        .send()
+        .await
+        .unwrap();
+    let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(p1.e_tag().unwrap())
+                .build(),
+        )
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(2)
+                .e_tag(p2.e_tag().unwrap())
+                .build(),
+        )
+        .build();
+    alice
+        .complete_multipart_upload()
+        .bucket("shared")
+        .key("multi.bin")
+        .upload_id(&upload_id)
+        .multipart_upload(parts)
+        .send()
+        .await
+        .unwrap();
+    let head = alice
+        .head_object()
+        .bucket("shared")
+        .key("multi.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(5 * 1024 * 1024 + 4));
+
+    // Presigned GET (SigV4 query) through a plain HTTP client.
+    let presigned = bob
+        .get_object()
+        .bucket("shared")
+        .key("reports/q1.csv")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri: http::Uri = presigned.uri().parse().unwrap();
+    let (status, text) = raw(
+        gw.port,
+        &format!(
+            "GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            uri.path_and_query().unwrap(),
+            gw.port
+        ),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("a,b\n1,2\n"));
+
+    // Anonymous: allowed where the organization allows "*", refused elsewhere.
+    let (status, text) = raw(
+        gw.port,
+        &format!(
+            "GET /shared/public/big.bin HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nRange: bytes=0-3\r\nConnection: close\r\n\r\n",
+            gw.port
+        ),
+    );
+    assert_eq!(status, 206, "{text}");
+    let (status, text) = raw(
+        gw.port,
+        &format!(
+            "GET /shared/reports/q1.csv HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            gw.port
+        ),
+    );
+    assert_eq!(status, 403);
+    assert!(
+        text.contains("<Code>AccessDenied</Code>") && text.contains("x-amz-request-id"),
+        "{text}"
+    );
+
+    // Nothing unclassified is forwarded.
+    let (status, text) = raw(
+        gw.port,
+        &format!(
+            "GET /shared?newfangled HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            gw.port
+        ),
+    );
+    assert_eq!(status, 501);
+    assert!(text.contains("<Code>NotImplemented</Code>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_chunked_upload_stores_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    let alice = client(gw.port, "AKIAALICE0000000001", "alice-secret");
+    alice
+        .create_bucket()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    // An aws-chunked body whose trailer checksum does not match what arrives.
+    let body = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
+    let request = signed_put(
+        gw.port,
+        "/uploads/bad.txt",
+        body,
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        &[
+            ("x-amz-decoded-content-length", "5"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+            ("content-encoding", "aws-chunked"),
+        ],
+    );
+    let (status, text) = raw(gw.port, &request);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("<Code>BadDigest</Code>"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !data.path().join("uploads/bad.txt").exists(),
+        "a body that failed verification must not be stored"
+    );
+    // The same upload with the right checksum is stored.
+    let good = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+    let request = signed_put(
+        gw.port,
+        "/uploads/good.txt",
+        good,
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        &[
+            ("x-amz-decoded-content-length", "5"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+            ("content-encoding", "aws-chunked"),
+        ],
+    );
+    let (status, text) = raw(gw.port, &request);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        std::fs::read(data.path().join("uploads/good.txt")).unwrap(),
+        b"hello"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_backend_is_a_clear_503() {
+    let port = free_port();
+    let gw = start_gateway(SocketAddr::from(([127, 0, 0, 1], port)));
+    let err = client(gw.port, "AKIAALICE0000000001", "alice-secret")
+        .list_buckets()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ServiceUnavailable"));
+}
+
+/// A SigV4 header-signed PUT as raw HTTP (for bodies no SDK would send).
+fn signed_put(
+    port: u16,
+    path: &str,
+    body: &str,
+    content_sha: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    use portcullis::auth::canonical::{
+        CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature,
+        signing_key,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ts = portcullis::auth::dates::format_amz_date(now);
+    let host = format!("127.0.0.1:{port}");
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), host.clone()),
+        ("x-amz-content-sha256".into(), content_sha.into()),
+        ("x-amz-date".into(), ts.clone()),
+    ];
+    headers.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    headers.sort();
+    let signed: Vec<(&str, Vec<&[u8]>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), vec![v.as_bytes()]))
+        .collect();
+    let cr = create_canonical_request(&CanonicalParts {
+        method: "PUT",
+        raw_path: path,
+        raw_query: "",
+        skip_query: None,
+        headers: &signed,
+        payload_hash: content_sha,
+    });
+    let date = &ts[..8];
+    let sts = create_string_to_sign(&cr, &ts, &scope(date, "us-east-1", "s3"));
+    let sig = signature(&signing_key("alice-secret", date, "us-east-1", "s3"), &sts);
+    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    let mut req = format!("PUT {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential=AKIAALICE0000000001/{date}/us-east-1/s3/aws4_request, SignedHeaders={}, Signature={sig}\r\n", names.join(";")));
+    req.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    req
+}
