@@ -93,9 +93,19 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
                 Duration::from_secs(*timeout_seconds),
             )
         }
-        BackendConfig::Embedded { .. } => bail!(
-            "the embedded backend is not available in this build yet: configure backend.endpoint"
-        ),
+        BackendConfig::Embedded { dir, literal_keys } => {
+            let (addr, access_key_id, secret_access_key) = crate::forward::embedded::start(dir)?;
+            eprintln!("portcullis: embedded backend over `{}`", dir.display());
+            let backend = Backend {
+                addr,
+                authority: addr.to_string(),
+                tls: false,
+                region: config.region.clone(),
+                access_key_id,
+                secret_access_key,
+            };
+            (backend, *literal_keys, Duration::from_secs(30))
+        }
     };
     let settings = Settings {
         region: config.region.clone(),

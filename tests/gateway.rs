@@ -96,6 +96,11 @@ fn start_gateway(backend: SocketAddr) -> Gateway {
         ),
     )
     .unwrap();
+    spawn(dir, port)
+}
+
+/// Run `portcullis serve` on `dir/portcullis.yaml`, listening on `port`.
+fn spawn(dir: tempfile::TempDir, port: u16) -> Gateway {
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["serve", "--config"])
         .arg(dir.path().join("portcullis.yaml"))
@@ -486,4 +491,108 @@ fn signed_put(
         body.len()
     ));
     req
+}
+
+/// The README's demo configuration, unchanged but for its port: `serve` runs it on the
+/// embedded backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_configuration_serves_on_the_embedded_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/demo");
+    for sub in ["", "org", "identity", "buckets"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(demo.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(sub).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let port = free_port();
+    let config = std::fs::read_to_string(dir.path().join("portcullis.yaml")).unwrap();
+    assert!(config.contains("embedded"));
+    std::fs::write(
+        dir.path().join("portcullis.yaml"),
+        config.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let gw = spawn(dir, port);
+    let alice = client(
+        gw.port,
+        "AKIADEMOALICE0000001",
+        "demo-alice-secret-do-not-use",
+    );
+    let bob = client(
+        gw.port,
+        "AKIADEMOBOB000000001",
+        "demo-bob-secret-do-not-use",
+    );
+    let ingest = client(
+        gw.port,
+        "AKIADEMOINGEST000001",
+        "demo-ingest-secret-do-not-use",
+    );
+    alice
+        .create_bucket()
+        .bucket("reports")
+        .send()
+        .await
+        .unwrap();
+    alice.create_bucket().bucket("events").send().await.unwrap();
+    alice
+        .put_object()
+        .bucket("reports")
+        .key("q3.csv")
+        .body(ByteStream::from_static(b"revenue,1\n"))
+        .send()
+        .await
+        .unwrap();
+    assert!(data.join("reports/q3.csv").exists());
+    let got = bob
+        .get_object()
+        .bucket("reports")
+        .key("q3.csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"revenue,1\n"
+    );
+    assert_eq!(bob.list_buckets().send().await.unwrap().buckets().len(), 2);
+    let err = bob
+        .put_object()
+        .bucket("reports")
+        .key("q4.csv")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    ingest
+        .put_object()
+        .bucket("events")
+        .key("ingest/part-1")
+        .body(ByteStream::from_static(b"e1"))
+        .send()
+        .await
+        .unwrap();
+    let err = ingest
+        .put_object()
+        .bucket("events")
+        .key("other/part-1")
+        .body(ByteStream::from_static(b"e1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    let err = ingest
+        .get_object()
+        .bucket("events")
+        .key("ingest/part-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
 }

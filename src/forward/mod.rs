@@ -4,6 +4,8 @@
 //!
 //! AWS reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
 
+pub mod embedded;
+
 use crate::auth::canonical::uri_encode;
 use crate::auth::secret::Secret;
 use crate::auth::{AuthKind, Authenticated, PayloadMode};
