@@ -596,3 +596,50 @@ async fn the_demo_configuration_serves_on_the_embedded_backend() {
         .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"));
 }
+
+/// A missing key is 404 only for principals that may list the bucket; others get 403,
+/// so object existence does not leak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_keys_do_not_leak_to_principals_who_cannot_list() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    let alice = client(gw.port, "AKIAALICE0000000001", "alice-secret");
+    alice.create_bucket().bucket("shared").send().await.unwrap();
+    alice
+        .put_object()
+        .bucket("shared")
+        .key("public/here.txt")
+        .body(ByteStream::from_static(b"here"))
+        .send()
+        .await
+        .unwrap();
+    let bob = client(gw.port, "AKIABOB00000000001", "bob-secret");
+    let err = bob
+        .get_object()
+        .bucket("shared")
+        .key("public/missing.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchKey"));
+    let get = |path: &str, method: &str| {
+        raw(
+            gw.port,
+            &format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                gw.port
+            ),
+        )
+    };
+    let (status, text) = get("/shared/public/here.txt", "GET");
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = get("/shared/public/missing.txt", "GET");
+    assert_eq!(status, 403, "{text}");
+    assert!(
+        text.contains("<Code>AccessDenied</Code>") && !text.contains("NoSuchKey"),
+        "{text}"
+    );
+    let (status, text) = get("/shared/public/missing.txt", "HEAD");
+    assert_eq!(status, 403, "{text}");
+}

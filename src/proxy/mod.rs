@@ -65,6 +65,10 @@ pub struct RequestCtx {
     verifier: Option<BodyVerifier>,
     /// Set when a phase failed with an error the client must see.
     error: Option<GatewayError>,
+    /// The request's condition context, kept for decisions after the response arrives.
+    context: Option<crate::policy::Context>,
+    /// A body that replaces the backend's (a 404 answered as 403), and whether it went out.
+    replacement: Option<(Bytes, bool)>,
 }
 
 fn now_secs() -> i64 {
@@ -159,11 +163,47 @@ impl Gateway {
         if !verdict.allowed() {
             return Err(GatewayError::access_denied());
         }
+        ctx.context = Some(base);
         let verifier = BodyVerifier::new(&auth.payload, &parts.headers, Limits::default())?;
         ctx.verifier = Some(verifier);
         ctx.auth = Some(auth);
         ctx.request = Some(request);
         Ok(())
+    }
+
+    /// May the principal learn that an object key does not exist? Only with
+    /// `s3:ListBucket` on the bucket for that key as prefix (GetObject / HeadObject).
+    fn may_see_missing_key(&self, ctx: &RequestCtx) -> bool {
+        let (Some(auth), Some(request), Some(base)) = (&ctx.auth, &ctx.request, &ctx.context)
+        else {
+            return true;
+        };
+        if !matches!(request.operation, "GetObject" | "HeadObject") {
+            return true;
+        }
+        let (Some(bucket), Some(key)) = (&request.bucket, &request.key) else {
+            return true;
+        };
+        let Some(action) = crate::policy::Action::from_name("s3:ListBucket") else {
+            return false;
+        };
+        let mut context = base.clone();
+        context.set_one(
+            &crate::policy::ConditionKey::known("s3:prefix"),
+            key.clone(),
+        );
+        let list = crate::classify::Authorization {
+            action,
+            resource: format!("arn:aws:s3:::{bucket}"),
+        };
+        crate::decide::decide(
+            &self.snapshot,
+            &auth.principal,
+            &[list],
+            &context,
+            now_secs(),
+        )
+        .allowed()
     }
 
     async fn respond(
@@ -366,13 +406,70 @@ impl ProxyHttp for Gateway {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         response.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         response.remove_header("x-amz-id-2");
+        if response.status == http::StatusCode::NOT_FOUND && !self.may_see_missing_key(ctx) {
+            // As on AWS: without s3:ListBucket, a missing key is AccessDenied, so that
+            // object existence does not leak.
+            let head = session.req_header().method == http::Method::HEAD;
+            let body = GatewayError::access_denied()
+                .to_xml(session.req_header().uri.path(), &ctx.request_id);
+            let keep: Vec<String> = response
+                .headers
+                .keys()
+                .map(|k| k.as_str().to_owned())
+                .filter(|k| k.starts_with("x-amz-request-id"))
+                .collect();
+            let names: Vec<String> = response
+                .headers
+                .keys()
+                .map(|k| k.as_str().to_owned())
+                .collect();
+            for name in names.iter().filter(|n| !keep.contains(n)) {
+                response.remove_header(name);
+            }
+            response.set_status(403)?;
+            response.insert_header("content-type", "application/xml")?;
+            response.insert_header(
+                "content-length",
+                if head {
+                    "0".to_owned()
+                } else {
+                    body.len().to_string()
+                },
+            )?;
+            ctx.replacement = Some((
+                if head {
+                    Bytes::new()
+                } else {
+                    Bytes::from(body)
+                },
+                false,
+            ));
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        if let Some((replacement, sent)) = &mut ctx.replacement {
+            *body = if *sent || replacement.is_empty() {
+                None
+            } else {
+                Some(replacement.clone())
+            };
+            *sent = true;
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(
