@@ -115,11 +115,19 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         literal_keys,
         backend_timeout: timeout,
     };
-    let gateway = Gateway::new(Arc::new(snapshot), settings, backend);
+    let listen = config.listen.to_string();
+    let tls = config.tls.as_ref().map(|t| {
+        (
+            t.cert.to_string_lossy().into_owned(),
+            t.key.to_string_lossy().into_owned(),
+        )
+    });
+    let (threads, grace) = (config.threads, config.shutdown_grace_seconds);
+    let gateway = Gateway::new(snapshot, Arc::new(config), settings, backend);
     let pid = std::process::id();
     let conf = ServerConf {
-        threads: config.threads,
-        grace_period_seconds: Some(config.shutdown_grace_seconds),
+        threads,
+        grace_period_seconds: Some(grace),
         graceful_shutdown_timeout_seconds: Some(2),
         pid_file: std::env::temp_dir()
             .join(format!("portcullis-{pid}.pid"))
@@ -134,25 +142,16 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let mut service = http_proxy_service(&server.configuration, gateway);
-    let listen = config.listen.to_string();
-    match &config.tls {
-        Some(tls) => service
-            .add_tls(
-                &listen,
-                &tls.cert.to_string_lossy(),
-                &tls.key.to_string_lossy(),
-            )
+    match &tls {
+        Some((cert, key)) => service
+            .add_tls(&listen, cert, key)
             .map_err(|e| anyhow!("cannot use the TLS certificate or key: {e}"))?,
         None => service.add_tcp(&listen),
     }
     server.add_service(service);
     eprintln!(
         "portcullis: serving {} on {listen}",
-        if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        }
+        if tls.is_some() { "https" } else { "http" }
     );
     server.run_forever()
 }

@@ -643,3 +643,169 @@ async fn missing_keys_do_not_leak_to_principals_who_cannot_list() {
     let (status, text) = get("/shared/public/missing.txt", "HEAD");
     assert_eq!(status, 403, "{text}");
 }
+
+/// Bucket policies are set with the usual S3 calls, validated, stored by the gateway
+/// (never by the backend), and take effect at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_policies_are_served_by_the_gateway() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    let alice = client(gw.port, "AKIAALICE0000000001", "alice-secret");
+    let bob = client(gw.port, "AKIABOB00000000001", "bob-secret");
+    alice.create_bucket().bucket("shared").send().await.unwrap();
+    alice
+        .put_object()
+        .bucket("shared")
+        .key("secret/plan.txt")
+        .body(ByteStream::from_static(b"plan"))
+        .send()
+        .await
+        .unwrap();
+    bob.get_object()
+        .bucket("shared")
+        .key("secret/plan.txt")
+        .send()
+        .await
+        .unwrap();
+
+    let err = alice
+        .get_bucket_policy()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchBucketPolicy"));
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"MembersOnly","Effect":"Allow","Principal":{"AWS":["alice","bob"]},"Action":"s3:*","Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]},{"Sid":"NoSecrets","Effect":"Deny","Principal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/secret/*"}]}"#;
+    alice
+        .put_bucket_policy()
+        .bucket("shared")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let err = bob
+        .get_object()
+        .bucket("shared")
+        .key("secret/plan.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("AccessDenied"),
+        "the new policy applies at once"
+    );
+    assert_eq!(
+        alice
+            .get_bucket_policy()
+            .bucket("shared")
+            .send()
+            .await
+            .unwrap()
+            .policy(),
+        Some(policy)
+    );
+    let status = alice
+        .get_bucket_policy_status()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status.policy_status().and_then(|s| s.is_public()),
+        Some(false)
+    );
+
+    // Refused: a public policy (block_public_access), a malformed one, an unknown bucket, bob.
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#;
+    assert_eq!(
+        alice
+            .put_bucket_policy()
+            .bucket("shared")
+            .policy(public)
+            .send()
+            .await
+            .unwrap_err()
+            .code(),
+        Some("AccessDenied")
+    );
+    let malformed = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObjekt","Resource":"arn:aws:s3:::other/*"}]}"#;
+    let err = alice
+        .put_bucket_policy()
+        .bucket("shared")
+        .policy(malformed)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"));
+    assert!(
+        err.message()
+            .unwrap()
+            .contains("Statement[0].Action: Policy has invalid action"),
+        "{:?}",
+        err.message()
+    );
+    let ok_elsewhere = policy.replace("arn:aws:s3:::shared", "arn:aws:s3:::nowhere");
+    assert_eq!(
+        alice
+            .put_bucket_policy()
+            .bucket("nowhere")
+            .policy(ok_elsewhere)
+            .send()
+            .await
+            .unwrap_err()
+            .code(),
+        Some("NoSuchBucket")
+    );
+    assert_eq!(
+        bob.delete_bucket_policy()
+            .bucket("shared")
+            .send()
+            .await
+            .unwrap_err()
+            .code(),
+        Some("AccessDenied")
+    );
+    assert_eq!(
+        alice
+            .get_bucket_policy()
+            .bucket("shared")
+            .send()
+            .await
+            .unwrap()
+            .policy(),
+        Some(policy),
+        "refused changes change nothing"
+    );
+
+    alice
+        .delete_bucket_policy()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    bob.get_object()
+        .bucket("shared")
+        .key("secret/plan.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alice
+            .get_bucket_policy()
+            .bucket("shared")
+            .send()
+            .await
+            .unwrap_err()
+            .code(),
+        Some("NoSuchBucketPolicy")
+    );
+    assert!(
+        !data.path().join("shared/.policy").exists()
+            && std::fs::read_dir(data.path().join("shared"))
+                .unwrap()
+                .all(|e| !e.unwrap().file_name().to_string_lossy().contains("policy")),
+        "the backend never sees bucket policies"
+    );
+}

@@ -4,6 +4,7 @@
 //!
 //! AWS reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
 
+pub mod client;
 pub mod embedded;
 
 use crate::auth::canonical::uri_encode;

@@ -4,15 +4,18 @@
 //! streams the body through its verifier; `fail_to_proxy` turns failures into S3 errors.
 
 pub mod error;
+pub mod policy_ops;
 
 use crate::auth::payload::{BodyVerifier, Limits};
 use crate::auth::{AuthSettings, Authenticated, PayloadMode, authenticate};
 use crate::classify::addressing::{resolve, v2_resource};
 use crate::classify::context::{Connection, request_context};
 use crate::classify::{S3Request, classify};
+use crate::config::Config;
 use crate::forward::{Backend, keep_header, payload_hash, sign_for_backend, upstream_uri};
 use crate::policy::values::Cidr;
 use crate::store::Snapshot;
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use error::GatewayError;
@@ -26,10 +29,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Operations the gateway answers itself (not yet implemented here) or must never
 /// forward: refused until they are served by the gateway.
 const SERVED_BY_GATEWAY: &[&str] = &[
-    "PutBucketPolicy",
-    "GetBucketPolicy",
-    "DeleteBucketPolicy",
-    "GetBucketPolicyStatus",
     "PutBucketAcl",
     "PutObjectAcl",
     "GetBucketAcl",
@@ -50,10 +49,14 @@ pub struct Settings {
 
 /// The gateway service.
 pub struct Gateway {
-    snapshot: Arc<Snapshot>,
+    /// The current snapshot; a request pins the one it started with.
+    state: ArcSwap<Snapshot>,
+    config: Arc<Config>,
     settings: Settings,
     backend: Backend,
     ids: AtomicU64,
+    /// Bucket-policy changes are applied one at a time.
+    policy_lock: tokio::sync::Mutex<()>,
 }
 
 /// What one request carries through the phases.
@@ -65,6 +68,8 @@ pub struct RequestCtx {
     verifier: Option<BodyVerifier>,
     /// Set when a phase failed with an error the client must see.
     error: Option<GatewayError>,
+    /// The snapshot the request was decided with.
+    snapshot: Option<Arc<Snapshot>>,
     /// The request's condition context, kept for decisions after the response arrives.
     context: Option<crate::policy::Context>,
     /// A body that replaces the backend's (a 404 answered as 403), and whether it went out.
@@ -78,15 +83,22 @@ fn now_secs() -> i64 {
 }
 
 impl Gateway {
-    pub fn new(snapshot: Arc<Snapshot>, settings: Settings, backend: Backend) -> Gateway {
+    pub fn new(
+        snapshot: Snapshot,
+        config: Arc<Config>,
+        settings: Settings,
+        backend: Backend,
+    ) -> Gateway {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         Gateway {
-            snapshot,
+            state: ArcSwap::from_pointee(snapshot),
+            config,
             settings,
             backend,
             ids: AtomicU64::new(seed),
+            policy_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -120,7 +132,8 @@ impl Gateway {
             sigv2: self.settings.sigv2,
             v2_resource: &v2,
         };
-        let snapshot = &self.snapshot;
+        let snapshot = self.state.load_full();
+        ctx.snapshot = Some(snapshot.clone());
         let auth = authenticate(
             parts,
             &auth_settings,
@@ -154,7 +167,7 @@ impl Gateway {
             now,
         );
         let verdict = crate::decide::decide(
-            snapshot,
+            &snapshot,
             &auth.principal,
             &request.authorizations,
             &base,
@@ -196,14 +209,30 @@ impl Gateway {
             action,
             resource: format!("arn:aws:s3:::{bucket}"),
         };
-        crate::decide::decide(
-            &self.snapshot,
-            &auth.principal,
-            &[list],
-            &context,
-            now_secs(),
-        )
-        .allowed()
+        let Some(snapshot) = &ctx.snapshot else {
+            return false;
+        };
+        crate::decide::decide(snapshot, &auth.principal, &[list], &context, now_secs()).allowed()
+    }
+
+    async fn answer(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        answer: policy_ops::Answer,
+    ) -> Result<()> {
+        let mut resp = ResponseHeader::build(answer.status, Some(4))?;
+        resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        if !answer.body.is_empty() {
+            resp.insert_header("content-type", answer.content_type)?;
+        }
+        resp.insert_header("content-length", answer.body.len().to_string())?;
+        let empty = answer.body.is_empty();
+        session.write_response_header(Box::new(resp), empty).await?;
+        if !empty {
+            session.write_response_body(Some(answer.body), true).await?;
+        }
+        Ok(())
     }
 
     async fn respond(
@@ -248,13 +277,19 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        match self.admit(session, ctx) {
-            Ok(()) => Ok(false),
-            Err(err) => {
-                self.respond(session, ctx, &err).await?;
-                Ok(true)
-            }
+        if let Err(err) = self.admit(session, ctx) {
+            self.respond(session, ctx, &err).await?;
+            return Ok(true);
         }
+        let operation = ctx.request.as_ref().map_or("", |r| r.operation);
+        if !policy_ops::OPERATIONS.contains(&operation) {
+            return Ok(false);
+        }
+        match self.serve_policy(session, ctx).await {
+            Ok(answer) => self.answer(session, ctx, answer).await?,
+            Err(err) => self.respond(session, ctx, &err).await?,
+        }
+        Ok(true)
     }
 
     async fn upstream_peer(

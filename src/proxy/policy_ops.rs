@@ -1,0 +1,237 @@
+//! The bucket-policy operations the gateway answers itself: `PutBucketPolicy`,
+//! `GetBucketPolicy`, `DeleteBucketPolicy`, `GetBucketPolicyStatus`. Policies live in
+//! the gateway, never in the backend.
+//!
+//! AWS reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html>.
+
+use super::error::GatewayError;
+use super::{Gateway, RequestCtx};
+use crate::policy::model::{Effect, Policy, PrincipalValue};
+use crate::policy::parse::MAX_BUCKET_POLICY_BYTES;
+use crate::policy::{ParseOptions, PolicyKind, parse_policy};
+use crate::store::bucket_policy;
+use bytes::Bytes;
+use pingora::proxy::Session;
+use std::sync::Arc;
+
+/// The operations served here.
+pub const OPERATIONS: &[&str] = &[
+    "PutBucketPolicy",
+    "GetBucketPolicy",
+    "DeleteBucketPolicy",
+    "GetBucketPolicyStatus",
+];
+
+/// Does the policy grant anything to everyone (anonymous included)? Conditions are not
+/// taken into account: any `Allow` to `*` counts as public.
+pub fn is_public(policy: &Policy) -> bool {
+    policy.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && s.principal
+                .as_ref()
+                .is_some_and(|p| !p.negated && p.values.contains(&PrincipalValue::Everyone))
+    })
+}
+
+/// A successful answer: status, content type and body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+impl Gateway {
+    /// Serve one bucket-policy operation for an admitted request.
+    pub(super) async fn serve_policy(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Answer, GatewayError> {
+        let request = ctx
+            .request
+            .as_ref()
+            .ok_or_else(|| GatewayError::new("InternalError", 500, "request was not classified"))?;
+        let bucket = request
+            .bucket
+            .clone()
+            .ok_or_else(|| GatewayError::new("InvalidRequest", 400, "a bucket is required"))?;
+        let operation = request.operation;
+        match operation {
+            "GetBucketPolicy" => match bucket_policy::read(&self.config, &bucket) {
+                Ok(Some(text)) => Ok(Answer {
+                    status: 200,
+                    content_type: "application/json",
+                    body: Bytes::from(text),
+                }),
+                Ok(None) => Err(GatewayError::new(
+                    "NoSuchBucketPolicy",
+                    404,
+                    "The bucket policy does not exist",
+                )),
+                Err(e) => Err(GatewayError::new(
+                    "InternalError",
+                    500,
+                    format!("cannot read the bucket policy: {e}"),
+                )),
+            },
+            "GetBucketPolicyStatus" => {
+                let snapshot = self.state.load_full();
+                let public = snapshot
+                    .policies
+                    .bucket_policy(&bucket)
+                    .is_some_and(|p| is_public(&p.source));
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PolicyStatus xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><IsPublic>{public}</IsPublic></PolicyStatus>"
+                );
+                Ok(Answer {
+                    status: 200,
+                    content_type: "application/xml",
+                    body: Bytes::from(body),
+                })
+            }
+            "DeleteBucketPolicy" => {
+                self.change_policy(&bucket, None).await?;
+                Ok(Answer {
+                    status: 204,
+                    content_type: "application/xml",
+                    body: Bytes::new(),
+                })
+            }
+            "PutBucketPolicy" => {
+                let text = self.read_policy_body(session, ctx).await?;
+                let parsed = parse_policy(
+                    &text,
+                    &ParseOptions {
+                        kind: PolicyKind::Bucket(&bucket),
+                        allow_unknown_condition_keys: self.config.allow_unknown_condition_keys,
+                    },
+                )
+                .map_err(|errors| {
+                    GatewayError::new(
+                        "MalformedPolicy",
+                        400,
+                        errors
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })?;
+                if self.config.block_public_access && is_public(&parsed.policy) {
+                    return Err(GatewayError::new(
+                        "AccessDenied",
+                        403,
+                        "public bucket policies are blocked on this gateway (block_public_access)",
+                    ));
+                }
+                match crate::forward::client::bucket_exists(
+                    &self.backend,
+                    &bucket,
+                    self.settings.backend_timeout,
+                )
+                .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(GatewayError::new(
+                            "NoSuchBucket",
+                            404,
+                            "The specified bucket does not exist",
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(GatewayError::new(
+                            "ServiceUnavailable",
+                            503,
+                            format!("cannot check the bucket on the backend: {e}"),
+                        ));
+                    }
+                }
+                self.change_policy(&bucket, Some(text)).await?;
+                Ok(Answer {
+                    status: 204,
+                    content_type: "application/xml",
+                    body: Bytes::new(),
+                })
+            }
+            other => Err(GatewayError::not_implemented(format!(
+                "{other} is not served here"
+            ))),
+        }
+    }
+
+    /// Store or remove the policy and publish the snapshot that results, one change at a time.
+    async fn change_policy(&self, bucket: &str, text: Option<String>) -> Result<(), GatewayError> {
+        let _one_at_a_time = self.policy_lock.lock().await;
+        let config = self.config.clone();
+        let generation = self.state.load().generation + 1;
+        let bucket = bucket.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || {
+            bucket_policy::apply(&config, &bucket, text.as_deref(), generation)
+        })
+        .await
+        .map_err(|e| GatewayError::new("InternalError", 500, format!("policy store: {e}")))?;
+        match loaded {
+            Ok(snapshot) => {
+                self.state.store(Arc::new(snapshot));
+                Ok(())
+            }
+            Err(e) => Err(GatewayError::new(
+                "InternalError",
+                500,
+                format!("the policies did not reload; nothing was changed: {e}"),
+            )),
+        }
+    }
+
+    /// Read and verify a policy body of at most 20 KiB.
+    async fn read_policy_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<String, GatewayError> {
+        let io = |e: Box<pingora::Error>| {
+            GatewayError::new(
+                "IncompleteBody",
+                400,
+                format!("cannot read the request body: {e}"),
+            )
+        };
+        if session
+            .req_header()
+            .headers
+            .get("expect")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        {
+            session
+                .as_downstream_mut()
+                .write_continue_response()
+                .await
+                .map_err(io)?;
+        }
+        let mut verifier = ctx.verifier.take();
+        let mut body = Vec::new();
+        while let Some(chunk) = session.read_request_body().await.map_err(io)? {
+            let mut out = Vec::new();
+            match verifier.as_mut() {
+                Some(v) => v.feed(chunk, &mut out)?,
+                None => out.push(chunk),
+            }
+            for b in out {
+                body.extend_from_slice(&b);
+            }
+            if body.len() > MAX_BUCKET_POLICY_BYTES {
+                return Err(GatewayError::new(
+                    "MalformedPolicy",
+                    400,
+                    format!("policies must be no more than {MAX_BUCKET_POLICY_BYTES} bytes"),
+                ));
+            }
+        }
+        if let Some(v) = verifier {
+            v.finish()?;
+        }
+        String::from_utf8(body)
+            .map_err(|_| GatewayError::new("MalformedPolicy", 400, "the policy is not UTF-8 text"))
+    }
+}
