@@ -75,6 +75,7 @@ impl Drop for Gateway {
 const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminsEverything","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"},
  {"Sid":"ReadersRead","Effect":"Allow","Principal":{"AWS":"bob"},"Action":["s3:GetObject","s3:ListBucket","s3:ListAllMyBuckets"],"Resource":"*"},
+ {"Sid":"ReadersCleanTmp","Effect":"Allow","Principal":{"AWS":"bob"},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::shared/tmp/*"},
  {"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}"#;
 
 /// Start `portcullis serve` in front of `backend`.
@@ -808,4 +809,119 @@ async fn bucket_policies_are_served_by_the_gateway() {
                 .all(|e| !e.unwrap().file_name().to_string_lossy().contains("policy")),
         "the backend never sees bucket policies"
     );
+}
+
+/// DeleteObjects is decided key by key: allowed keys are deleted by the backend, each
+/// refused key is an AccessDenied entry, and a request with no allowed key never reaches
+/// the backend. ACLs are answered by the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_delete_per_key_and_acls() {
+    use aws_sdk_s3::types::{Delete, ObjectCannedAcl, ObjectIdentifier};
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    let alice = client(gw.port, "AKIAALICE0000000001", "alice-secret");
+    let bob = client(gw.port, "AKIABOB00000000001", "bob-secret");
+    alice.create_bucket().bucket("shared").send().await.unwrap();
+    for key in ["tmp/a", "tmp/b", "keep/c"] {
+        alice
+            .put_object()
+            .bucket("shared")
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let ids = |keys: &[&str]| {
+        Delete::builder()
+            .set_objects(Some(
+                keys.iter()
+                    .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
+                    .collect(),
+            ))
+            .build()
+            .unwrap()
+    };
+    let out = bob
+        .delete_objects()
+        .bucket("shared")
+        .delete(ids(&["tmp/a", "keep/c", "tmp/b"]))
+        .send()
+        .await
+        .unwrap();
+    let mut deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["tmp/a", "tmp/b"]);
+    assert_eq!(out.errors().len(), 1);
+    assert_eq!(
+        (out.errors()[0].key(), out.errors()[0].code()),
+        (Some("keep/c"), Some("AccessDenied"))
+    );
+    assert!(
+        !data.path().join("shared/tmp/a").exists() && data.path().join("shared/keep/c").exists()
+    );
+    let out = bob
+        .delete_objects()
+        .bucket("shared")
+        .delete(ids(&["keep/c"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((out.deleted().len(), out.errors().len()), (0, 1));
+    assert!(data.path().join("shared/keep/c").exists());
+
+    let acl = alice
+        .get_object_acl()
+        .bucket("shared")
+        .key("keep/c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.grants().len(), 1);
+    assert_eq!(
+        acl.grants()[0].permission().map(|p| p.as_str()),
+        Some("FULL_CONTROL")
+    );
+    alice
+        .get_bucket_acl()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_object_acl()
+        .bucket("shared")
+        .key("keep/c")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    let err = alice
+        .put_object_acl()
+        .bucket("shared")
+        .key("keep/c")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessControlListNotSupported"));
+    let err = alice
+        .get_object_acl()
+        .bucket("shared")
+        .key("keep/missing")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchKey"));
+    // Uploads with an accepted canned ACL work; the ACL header is not forwarded.
+    alice
+        .put_object()
+        .bucket("shared")
+        .key("keep/d")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"d"))
+        .send()
+        .await
+        .unwrap();
 }

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod policy_ops;
+pub mod served;
 
 use crate::auth::payload::{BodyVerifier, Limits};
 use crate::auth::{AuthSettings, Authenticated, PayloadMode, authenticate};
@@ -25,16 +26,6 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Operations the gateway answers itself (not yet implemented here) or must never
-/// forward: refused until they are served by the gateway.
-const SERVED_BY_GATEWAY: &[&str] = &[
-    "PutBucketAcl",
-    "PutObjectAcl",
-    "GetBucketAcl",
-    "GetObjectAcl",
-    "DeleteObjects",
-];
 
 /// Settings the request path reads, fixed at start.
 #[derive(Debug)]
@@ -147,12 +138,6 @@ impl Gateway {
             snapshot.policies.mode(),
             self.settings.literal_keys,
         )?;
-        if SERVED_BY_GATEWAY.contains(&request.operation) {
-            return Err(GatewayError::not_implemented(format!(
-                "{} is not available on this gateway yet",
-                request.operation
-            )));
-        }
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -173,7 +158,8 @@ impl Gateway {
             &base,
             now,
         );
-        if !verdict.allowed() {
+        // DeleteObjects is decided key by key once its body is read.
+        if request.operation != "DeleteObjects" && !verdict.allowed() {
             return Err(GatewayError::access_denied());
         }
         ctx.context = Some(base);
@@ -213,6 +199,58 @@ impl Gateway {
             return false;
         };
         crate::decide::decide(snapshot, &auth.principal, &[list], &context, now_secs()).allowed()
+    }
+
+    /// Read and verify a whole request body of at most `limit` bytes (for the
+    /// operations the gateway answers itself).
+    pub(super) async fn read_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        limit: usize,
+    ) -> std::result::Result<Vec<u8>, GatewayError> {
+        let io = |e: Box<pingora::Error>| {
+            GatewayError::new(
+                "IncompleteBody",
+                400,
+                format!("cannot read the request body: {e}"),
+            )
+        };
+        if session
+            .req_header()
+            .headers
+            .get("expect")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        {
+            session
+                .as_downstream_mut()
+                .write_continue_response()
+                .await
+                .map_err(io)?;
+        }
+        let mut verifier = ctx.verifier.take();
+        let mut body = Vec::new();
+        while let Some(chunk) = session.read_request_body().await.map_err(io)? {
+            let mut out = Vec::new();
+            match verifier.as_mut() {
+                Some(v) => v.feed(chunk, &mut out)?,
+                None => out.push(chunk),
+            }
+            for b in out {
+                body.extend_from_slice(&b);
+            }
+            if body.len() > limit {
+                return Err(GatewayError::new(
+                    "EntityTooLarge",
+                    400,
+                    format!("the request body is larger than {limit} bytes"),
+                ));
+            }
+        }
+        if let Some(v) = verifier {
+            v.finish()?;
+        }
+        Ok(body)
     }
 
     async fn answer(
@@ -282,10 +320,16 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         let operation = ctx.request.as_ref().map_or("", |r| r.operation);
-        if !policy_ops::OPERATIONS.contains(&operation) {
+        let served = if policy_ops::OPERATIONS.contains(&operation) {
+            self.serve_policy(session, ctx).await
+        } else if served::ACL_OPERATIONS.contains(&operation) {
+            self.serve_acl(session, ctx).await
+        } else if operation == "DeleteObjects" {
+            self.serve_delete(session, ctx).await
+        } else {
             return Ok(false);
-        }
-        match self.serve_policy(session, ctx).await {
+        };
+        match served {
             Ok(answer) => self.answer(session, ctx, answer).await?,
             Err(err) => self.respond(session, ctx, &err).await?,
         }

@@ -98,7 +98,25 @@ impl Gateway {
                 })
             }
             "PutBucketPolicy" => {
-                let text = self.read_policy_body(session, ctx).await?;
+                let body = self
+                    .read_body(session, ctx, MAX_BUCKET_POLICY_BYTES)
+                    .await
+                    .map_err(|e| {
+                        if e.code == "EntityTooLarge" {
+                            GatewayError::new(
+                                "MalformedPolicy",
+                                400,
+                                format!(
+                                    "policies must be no more than {MAX_BUCKET_POLICY_BYTES} bytes"
+                                ),
+                            )
+                        } else {
+                            e
+                        }
+                    })?;
+                let text = String::from_utf8(body).map_err(|_| {
+                    GatewayError::new("MalformedPolicy", 400, "the policy is not UTF-8 text")
+                })?;
                 let parsed = parse_policy(
                     &text,
                     &ParseOptions {
@@ -182,56 +200,5 @@ impl Gateway {
                 format!("the policies did not reload; nothing was changed: {e}"),
             )),
         }
-    }
-
-    /// Read and verify a policy body of at most 20 KiB.
-    async fn read_policy_body(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<String, GatewayError> {
-        let io = |e: Box<pingora::Error>| {
-            GatewayError::new(
-                "IncompleteBody",
-                400,
-                format!("cannot read the request body: {e}"),
-            )
-        };
-        if session
-            .req_header()
-            .headers
-            .get("expect")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-        {
-            session
-                .as_downstream_mut()
-                .write_continue_response()
-                .await
-                .map_err(io)?;
-        }
-        let mut verifier = ctx.verifier.take();
-        let mut body = Vec::new();
-        while let Some(chunk) = session.read_request_body().await.map_err(io)? {
-            let mut out = Vec::new();
-            match verifier.as_mut() {
-                Some(v) => v.feed(chunk, &mut out)?,
-                None => out.push(chunk),
-            }
-            for b in out {
-                body.extend_from_slice(&b);
-            }
-            if body.len() > MAX_BUCKET_POLICY_BYTES {
-                return Err(GatewayError::new(
-                    "MalformedPolicy",
-                    400,
-                    format!("policies must be no more than {MAX_BUCKET_POLICY_BYTES} bytes"),
-                ));
-            }
-        }
-        if let Some(v) = verifier {
-            v.finish()?;
-        }
-        String::from_utf8(body)
-            .map_err(|_| GatewayError::new("MalformedPolicy", 400, "the policy is not UTF-8 text"))
     }
 }
