@@ -80,6 +80,11 @@ const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 
 /// Start `portcullis serve` in front of `backend`.
 fn start_gateway(backend: SocketAddr) -> Gateway {
+    start_gateway_with(backend, 1)
+}
+
+/// Start `portcullis serve` with `grace` seconds for in-flight requests at SIGTERM.
+fn start_gateway_with(backend: SocketAddr, grace: u64) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     std::fs::create_dir_all(dir.path().join("policies/org")).unwrap();
@@ -93,7 +98,7 @@ fn start_gateway(backend: SocketAddr) -> Gateway {
     std::fs::write(
         dir.path().join("portcullis.yaml"),
         format!(
-            "listen: \"127.0.0.1:{port}\"\norganization: acme\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key_file: backend.secret\n  timeout_seconds: 5\nidentities: identities.yaml\npolicies: policies\n"
+            "listen: \"127.0.0.1:{port}\"\norganization: acme\nshutdown_grace_seconds: {grace}\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key_file: backend.secret\n  timeout_seconds: 5\nidentities: identities.yaml\npolicies: policies\n"
         ),
     )
     .unwrap();
@@ -924,4 +929,197 @@ async fn multi_delete_per_key_and_acls() {
         .send()
         .await
         .unwrap();
+}
+
+/// `Expect: 100-continue`: an allowed upload is told to continue and stored; a refused
+/// one is answered at once, before the client sends its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_uploads() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    client(gw.port, "AKIAALICE0000000001", "alice-secret")
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    let port = gw.port;
+    tokio::task::spawn_blocking(move || {
+        let body = "0123456789".repeat(1000);
+        for (user, secret, key, want) in [
+            (
+                "AKIAALICE0000000001",
+                "alice-secret",
+                "/shared/expect.txt",
+                200,
+            ),
+            (
+                "AKIABOB00000000001",
+                "bob-secret",
+                "/shared/refused.txt",
+                403,
+            ),
+        ] {
+            let request = signed_request(
+                port,
+                "PUT",
+                key,
+                "UNSIGNED-PAYLOAD",
+                &[("expect", "100-continue")],
+                user,
+                secret,
+            );
+            let head = request.split("\r\n\r\n").next().unwrap().to_owned();
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(format!("{head}\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes())
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if want == 200 {
+                assert!(first.starts_with("HTTP/1.1 100"), "{first}");
+                s.write_all(body.as_bytes()).unwrap();
+                let mut rest = Vec::new();
+                let _ = s.read_to_end(&mut rest);
+                let text = String::from_utf8_lossy(&rest);
+                assert!(
+                    text.contains(" 200 ") || first.contains(" 200 "),
+                    "{first}{text}"
+                );
+            } else {
+                assert!(
+                    first.starts_with("HTTP/1.1 403"),
+                    "refused before any body byte: {first}"
+                );
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(data.path().join("shared/expect.txt"))
+            .unwrap()
+            .len(),
+        10_000
+    );
+    assert!(!data.path().join("shared/refused.txt").exists());
+}
+
+/// A header-signed request (headers only) as raw HTTP.
+fn signed_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_sha: &str,
+    extra: &[(&str, &str)],
+    user: &str,
+    secret: &str,
+) -> String {
+    use portcullis::auth::canonical::{
+        CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature,
+        signing_key,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ts = portcullis::auth::dates::format_amz_date(now);
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), format!("127.0.0.1:{port}")),
+        ("x-amz-content-sha256".into(), content_sha.into()),
+        ("x-amz-date".into(), ts.clone()),
+    ];
+    headers.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    headers.sort();
+    let signed: Vec<(&str, Vec<&[u8]>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), vec![v.as_bytes()]))
+        .collect();
+    let cr = create_canonical_request(&CanonicalParts {
+        method,
+        raw_path: path,
+        raw_query: "",
+        skip_query: None,
+        headers: &signed,
+        payload_hash: content_sha,
+    });
+    let date = &ts[..8];
+    let sts = create_string_to_sign(&cr, &ts, &scope(date, "us-east-1", "s3"));
+    let sig = signature(&signing_key(secret, date, "us-east-1", "s3"), &sts);
+    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential={user}/{date}/us-east-1/s3/aws4_request, SignedHeaders={}, Signature={sig}\r\n\r\n", names.join(";")));
+    req
+}
+
+/// SIGTERM: new connections are refused at once, a request in flight finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway_with(backend, 10);
+    client(gw.port, "AKIAALICE0000000001", "alice-secret")
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    let (port, pid) = (gw.port, gw.child.id());
+    tokio::task::spawn_blocking(move || {
+        let body = "x".repeat(20_000);
+        let head = signed_request(
+            port,
+            "PUT",
+            "/shared/in-flight.txt",
+            "UNSIGNED-PAYLOAD",
+            &[],
+            "AKIAALICE0000000001",
+            "alice-secret",
+        );
+        let head = head.trim_end_matches("\r\n");
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s.write_all(format!("{head}\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes())
+            .unwrap();
+        s.write_all(&body.as_bytes()[..10_000]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        // The listener closes at once: wait until new connections are refused.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the listener stayed open after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s.write_all(&body.as_bytes()[10_000..]).unwrap();
+        let mut reply = Vec::new();
+        let _ = s.read_to_end(&mut reply);
+        let text = String::from_utf8_lossy(&reply);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(data.path().join("shared/in-flight.txt"))
+            .unwrap()
+            .len(),
+        20_000
+    );
 }

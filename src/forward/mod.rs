@@ -190,3 +190,95 @@ pub fn sign_for_backend(
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Principal;
+    use std::sync::Arc;
+
+    fn auth(kind: AuthKind, signed: &[&str]) -> Authenticated {
+        Authenticated {
+            principal: Arc::new(Principal::Anonymous),
+            access_key_id: None,
+            kind,
+            signed_at: None,
+            payload: PayloadMode::Unsigned,
+            signed_headers: signed.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn request(bucket: Option<&str>, key: Option<&str>, strip_acl: bool) -> S3Request {
+        S3Request {
+            operation: "PutObject",
+            bucket: bucket.map(str::to_owned),
+            key: key.map(str::to_owned),
+            version_id: None,
+            authorizations: Vec::new(),
+            copy_source: None,
+            strip_acl_header: strip_acl,
+        }
+    }
+
+    #[test]
+    fn only_signed_or_standard_headers_pass() {
+        let r = request(Some("b"), Some("k"), true);
+        let v4 = auth(
+            AuthKind::HeaderV4,
+            &[
+                "host",
+                "x-amz-date",
+                "x-amz-meta-a",
+                "content-type",
+                "x-amz-acl",
+            ],
+        );
+        assert!(keep_header("x-amz-meta-a", &v4, &r));
+        assert!(keep_header("content-type", &v4, &r));
+        assert!(keep_header("content-length", &v4, &r));
+        assert!(
+            !keep_header("x-custom", &v4, &r),
+            "an unsigned header is dropped"
+        );
+        assert!(
+            !keep_header("range", &v4, &r),
+            "even a standard one, when it was not signed"
+        );
+        assert!(!keep_header("authorization", &v4, &r));
+        assert!(
+            !keep_header("x-amz-date", &v4, &r),
+            "the gateway signs its own"
+        );
+        assert!(
+            !keep_header("x-amz-acl", &v4, &r),
+            "an accepted ACL is not forwarded"
+        );
+        assert!(!keep_header("x-forwarded-for", &v4, &r));
+        let anon = auth(AuthKind::Anonymous, &[]);
+        assert!(keep_header("range", &anon, &r));
+        assert!(keep_header("if-none-match", &anon, &r));
+        assert!(!keep_header("x-amz-meta-a", &anon, &r));
+        assert!(!keep_header("connection", &anon, &r));
+        assert!(!keep_header("transfer-encoding", &anon, &r));
+    }
+
+    #[test]
+    fn upstream_uris_are_path_style_without_client_auth() {
+        let r = request(Some("my-bucket"), Some("dir/a b+c%.txt"), false);
+        assert_eq!(
+            upstream_uri(
+                &r,
+                "versionId=v1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00&x-id=GetObject&AWSAccessKeyId=A&Signature=s&Expires=1"
+            ),
+            "/my-bucket/dir/a%20b%2Bc%25.txt?versionId=v1&x-id=GetObject"
+        );
+        assert_eq!(
+            upstream_uri(
+                &request(Some("b-1"), None, false),
+                "list-type=2&prefix=a%2Fb"
+            ),
+            "/b-1?list-type=2&prefix=a%2Fb"
+        );
+        assert_eq!(upstream_uri(&request(None, None, false), ""), "/");
+    }
+}
