@@ -1123,3 +1123,130 @@ async fn sigterm_lets_in_flight_requests_finish() {
         20_000
     );
 }
+
+/// The TLS listener, and `aws:SecureTransport` from the connection: the same policy
+/// admits an anonymous read over HTTPS and refuses it over plain HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_listener_and_secure_transport() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    // Objects put straight into the backend with its own credentials.
+    let direct = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(format!("http://{backend}"))
+            .credentials_provider(Credentials::new(
+                BACKEND_KEY,
+                BACKEND_SECRET,
+                None,
+                None,
+                "test",
+            ))
+            .force_path_style(true)
+            .build(),
+    );
+    direct
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    direct
+        .put_object()
+        .bucket("shared")
+        .key("public/hello.txt")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"TlsOnlyPublic","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#;
+    let mut gateways = Vec::new();
+    for tls in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        std::fs::create_dir_all(dir.path().join("policies/org")).unwrap();
+        std::fs::write(dir.path().join("policies/org/base.json"), policy).unwrap();
+        std::fs::write(dir.path().join("identities.yaml"), "users: []\n").unwrap();
+        let mut tls_line = String::new();
+        if tls {
+            let status = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-keyout",
+                ])
+                .arg(dir.path().join("key.pem"))
+                .arg("-out")
+                .arg(dir.path().join("cert.pem"))
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(
+                status.success(),
+                "openssl must be installed (.ci/run installs it)"
+            );
+            tls_line = "tls: { cert: cert.pem, key: key.pem }\n".into();
+        }
+        std::fs::write(
+            dir.path().join("portcullis.yaml"),
+            format!("listen: \"127.0.0.1:{port}\"\n{tls_line}organization: acme\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\nidentities: identities.yaml\npolicies: policies\n"),
+        )
+        .unwrap();
+        gateways.push((tls, spawn(dir, port)));
+    }
+    for (tls, gw) in &gateways {
+        let url = format!(
+            "{}://127.0.0.1:{}/shared/public/hello.txt",
+            if *tls { "https" } else { "http" },
+            gw.port
+        );
+        let out = Command::new("curl")
+            .args(["-sk", "-o", "-", "-w", "\n%{http_code}", &url])
+            .output()
+            .expect("curl must be installed (.ci/run installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if *tls {
+            assert!(text.ends_with("hello\n200"), "over TLS: {text}");
+        } else {
+            assert!(
+                text.ends_with("403") && text.contains("AccessDenied"),
+                "over plain HTTP: {text}"
+            );
+        }
+    }
+    // Plain HTTP to the TLS listener is not served.
+    let (tls_port, plain) = (
+        gateways[0].1.port,
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "5",
+            ])
+            .arg(format!(
+                "http://127.0.0.1:{}/shared/public/hello.txt",
+                gateways[0].1.port
+            ))
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "plain HTTP on the TLS port {tls_port}"
+    );
+}
