@@ -1250,3 +1250,249 @@ async fn tls_listener_and_secure_transport() {
         "plain HTTP on the TLS port {tls_port}"
     );
 }
+
+/// Every payload mode a raw client can produce, CopyObject's two authorizations,
+/// presigned PUT and clock skew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_modes_copies_presigned_put_and_skew() {
+    use portcullis::auth::canonical::{
+        create_chunk_string_to_sign, scope, sha256_hex, signature, signing_key,
+    };
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start_gateway(backend);
+    let alice = client(gw.port, "AKIAALICE0000000001", "alice-secret");
+    let bob = client(gw.port, "AKIABOB00000000001", "bob-secret");
+    alice.create_bucket().bucket("shared").send().await.unwrap();
+    alice
+        .create_bucket()
+        .bucket("archive")
+        .send()
+        .await
+        .unwrap();
+    let port = gw.port;
+
+    // A declared SHA-256: right, then wrong (nothing stored).
+    let body = "declared body";
+    let req = signed_request(
+        port,
+        "PUT",
+        "/shared/sha.txt",
+        &sha256_hex(body.as_bytes()),
+        &[],
+        "AKIAALICE0000000001",
+        "alice-secret",
+    );
+    let (status, text) = raw(
+        port,
+        &format!(
+            "{}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            req.trim_end_matches("\r\n").to_owned() + "\r\n",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 200, "{text}");
+    let req = signed_request(
+        port,
+        "PUT",
+        "/shared/sha-bad.txt",
+        &sha256_hex(b"something else"),
+        &[],
+        "AKIAALICE0000000001",
+        "alice-secret",
+    );
+    let (status, text) = raw(
+        port,
+        &format!(
+            "{}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            req.trim_end_matches("\r\n").to_owned() + "\r\n",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("XAmzContentSHA256Mismatch"), "{text}");
+    assert!(!data.path().join("shared/sha-bad.txt").exists());
+
+    // Signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): chunk signatures chained
+    // from the seed signature of the Authorization header.
+    for (key, tamper) in [("chunked.txt", false), ("chunked-bad.txt", true)] {
+        let content = "chunk-one|chunk-two";
+        let head = signed_request(
+            port,
+            "PUT",
+            &format!("/shared/{key}"),
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            &[
+                ("x-amz-decoded-content-length", "19"),
+                ("content-encoding", "aws-chunked"),
+            ],
+            "AKIAALICE0000000001",
+            "alice-secret",
+        );
+        let seed = head.split("Signature=").nth(1).unwrap().trim().to_owned();
+        let ts = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-amz-date: "))
+            .unwrap()
+            .to_owned();
+        let key_bytes = signing_key("alice-secret", &ts[..8], "us-east-1", "s3");
+        let sc = scope(&ts[..8], "us-east-1", "s3");
+        let mut chunked = String::new();
+        let mut previous = seed;
+        for piece in ["chunk-one|", "chunk-two", ""] {
+            let sig = signature(
+                &key_bytes,
+                &create_chunk_string_to_sign(&ts, &sc, &previous, &sha256_hex(piece.as_bytes())),
+            );
+            let data = if tamper && piece == "chunk-two" {
+                "chunk-TWO"
+            } else {
+                piece
+            };
+            chunked.push_str(&format!(
+                "{:x};chunk-signature={sig}\r\n{data}\r\n",
+                piece.len()
+            ));
+            previous = sig;
+        }
+        let (status, text) = raw(
+            port,
+            &format!(
+                "{}content-length: {}\r\nconnection: close\r\n\r\n{chunked}",
+                head.trim_end_matches("\r\n").to_owned() + "\r\n",
+                chunked.len()
+            ),
+        );
+        if tamper {
+            assert_eq!(status, 403, "{text}");
+            assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(
+                !data.path().join(format!("shared/{key}")).exists(),
+                "a tampered chunk stores nothing"
+            );
+        } else {
+            assert_eq!(status, 200, "{text}");
+            assert_eq!(
+                std::fs::read_to_string(data.path().join(format!("shared/{key}"))).unwrap(),
+                content
+            );
+        }
+    }
+
+    // CopyObject needs read on the source and write on the destination.
+    alice
+        .copy_object()
+        .bucket("archive")
+        .key("copied.txt")
+        .copy_source("shared/sha.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("archive/copied.txt")).unwrap(),
+        body
+    );
+    let err = bob
+        .copy_object()
+        .bucket("archive")
+        .key("bobs.txt")
+        .copy_source("shared/sha.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("AccessDenied"),
+        "bob may read but not write"
+    );
+
+    // Presigned PUT through a plain HTTP client.
+    let presigned = alice
+        .put_object()
+        .bucket("shared")
+        .key("presigned.txt")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri: http::Uri = presigned.uri().parse().unwrap();
+    let (status, text) = raw(
+        port,
+        &format!(
+            "PUT {} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc",
+            uri.path_and_query().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("shared/presigned.txt")).unwrap(),
+        "abc"
+    );
+
+    // A request signed 20 minutes ago.
+    let skewed = signed_request(
+        port,
+        "GET",
+        "/shared/sha.txt",
+        "UNSIGNED-PAYLOAD",
+        &[],
+        "AKIAALICE0000000001",
+        "alice-secret",
+    );
+    let old_ts = skewed
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amz-date: "))
+        .unwrap()
+        .to_owned();
+    let then = portcullis::auth::dates::format_amz_date(
+        portcullis::auth::dates::parse_amz_date(&old_ts).unwrap() - 20 * 60,
+    );
+    let req = signed_request_at(port, "GET", "/shared/sha.txt", &then);
+    let (status, text) = raw(
+        port,
+        &format!(
+            "{}connection: close\r\n\r\n",
+            req.trim_end_matches("\r\n").to_owned() + "\r\n"
+        ),
+    );
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("RequestTimeTooSkewed"), "{text}");
+}
+
+/// A GET signed by alice at a given time.
+fn signed_request_at(port: u16, method: &str, path: &str, ts: &str) -> String {
+    use portcullis::auth::canonical::{
+        CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature,
+        signing_key,
+    };
+    let headers: Vec<(String, String)> = vec![
+        ("host".into(), format!("127.0.0.1:{port}")),
+        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+        ("x-amz-date".into(), ts.to_owned()),
+    ];
+    let signed: Vec<(&str, Vec<&[u8]>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), vec![v.as_bytes()]))
+        .collect();
+    let cr = create_canonical_request(&CanonicalParts {
+        method,
+        raw_path: path,
+        raw_query: "",
+        skip_query: None,
+        headers: &signed,
+        payload_hash: "UNSIGNED-PAYLOAD",
+    });
+    let date = &ts[..8];
+    let sig = signature(
+        &signing_key("alice-secret", date, "us-east-1", "s3"),
+        &create_string_to_sign(&cr, ts, &scope(date, "us-east-1", "s3")),
+    );
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential=AKIAALICE0000000001/{date}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}\r\n\r\n"));
+    req
+}
