@@ -6,7 +6,8 @@
 
 use super::error::GatewayError;
 use super::{Gateway, RequestCtx};
-use crate::policy::model::{Effect, Policy, PrincipalValue};
+use crate::policy::ConditionKey;
+use crate::policy::model::{BaseOperator, Effect, Policy, PrincipalValue, SetQualifier};
 use crate::policy::parse::MAX_BUCKET_POLICY_BYTES;
 use crate::policy::{ParseOptions, PolicyKind, parse_policy};
 use crate::store::bucket_policy;
@@ -22,14 +23,36 @@ pub const OPERATIONS: &[&str] = &[
     "GetBucketPolicyStatus",
 ];
 
-/// Does the policy grant anything to everyone (anonymous included)? Conditions are not
-/// taken into account: any `Allow` to `*` counts as public.
+/// Keys whose positive conditions confine a grant to known callers or networks.
+const RESTRICTING_KEYS: &[&str] = &[
+    "aws:SourceIp",
+    "aws:PrincipalArn",
+    "aws:PrincipalOrgID",
+    "aws:userid",
+    "aws:username",
+];
+
+/// Does the policy grant anything to everyone (anonymous included) without a
+/// restricting condition? A condition restricts when it is a positive operator (not
+/// negated, not `IfExists`, not `ForAllValues`) on the source address, the principal's
+/// ARN, organization, user id or name.
 pub fn is_public(policy: &Policy) -> bool {
     policy.statements.iter().any(|s| {
-        s.effect == Effect::Allow
-            && s.principal
-                .as_ref()
-                .is_some_and(|p| !p.negated && p.values.contains(&PrincipalValue::Everyone))
+        let to_everyone = s
+            .principal
+            .as_ref()
+            .is_some_and(|p| !p.negated && p.values.contains(&PrincipalValue::Everyone));
+        let restricted = s.conditions.iter().any(|c| {
+            let op = &c.operator;
+            !op.negated
+                && !op.if_exists
+                && op.set != Some(SetQualifier::ForAllValues)
+                && op.base != BaseOperator::Null
+                && RESTRICTING_KEYS
+                    .iter()
+                    .any(|k| ConditionKey::lookup(k).as_ref() == Some(&c.key))
+        });
+        s.effect == Effect::Allow && to_everyone && !restricted
     })
 }
 
@@ -200,5 +223,56 @@ impl Gateway {
                 format!("the policies did not reload; nothing was changed: {e}"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public(statement: &str) -> bool {
+        let text = format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+        let parsed = parse_policy(
+            &text,
+            &ParseOptions {
+                kind: PolicyKind::Bucket("b-1"),
+                allow_unknown_condition_keys: false,
+            },
+        )
+        .unwrap();
+        is_public(&parsed.policy)
+    }
+
+    #[test]
+    fn public_means_everyone_without_a_restricting_condition() {
+        let base = r#""Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b-1/*""#;
+        assert!(public(&format!("{{{base}}}")));
+        assert!(!public(&format!(
+            r#"{{{base},"Condition":{{"IpAddress":{{"aws:SourceIp":"203.0.113.0/24"}}}}}}"#
+        )));
+        assert!(!public(&format!(
+            r#"{{{base},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"acme"}}}}}}"#
+        )));
+        assert!(
+            public(&format!(
+                r#"{{{base},"Condition":{{"NotIpAddress":{{"aws:SourceIp":"203.0.113.0/24"}}}}}}"#
+            )),
+            "a negated condition admits everyone else"
+        );
+        assert!(public(&format!(
+            r#"{{{base},"Condition":{{"IpAddressIfExists":{{"aws:SourceIp":"203.0.113.0/24"}}}}}}"#
+        )));
+        assert!(
+            public(&format!(
+                r#"{{{base},"Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}"#
+            )),
+            "TLS does not say who"
+        );
+        assert!(!public(
+            r#"{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b-1/*"}"#
+        ));
+        assert!(!public(
+            r#"{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b-1/*"}"#
+        ));
     }
 }
