@@ -1,0 +1,131 @@
+//! Shared by the end-to-end tests: a real S3 backend (s3s-fs) in this process, and the
+//! built `portcullis serve` started on a configuration directory.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BACKEND_KEY: &str = "BACKENDKEY0000000001";
+pub const BACKEND_SECRET: &str = "backend-secret-key-for-tests";
+
+/// s3s-fs over `dir` on a loopback port, verifying SigV4 with the backend's key.
+pub async fn start_backend(dir: &Path) -> SocketAddr {
+    let fs = s3s_fs::FileSystem::new(dir).unwrap();
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single(
+        BACKEND_KEY,
+        BACKEND_SECRET,
+    ));
+    let service = b.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    addr
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `portcullis serve`; killed when dropped.
+pub struct Gateway {
+    pub child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Write `files` (relative path, text) into a new directory whose `portcullis.yaml`
+/// listens on a free port (the `{port}` placeholder), start the gateway on it and wait
+/// until it listens.
+pub fn start(files: &[(&str, String)]) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text.replace("{port}", &port.to_string())).unwrap();
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("portcullis.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Gateway { child, port, dir }
+}
+
+/// A configuration for a remote backend, with `extra` top-level lines.
+pub fn config(backend: SocketAddr, extra: &str) -> String {
+    format!(
+        "listen: \"127.0.0.1:{{port}}\"\n{extra}organization: acme\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\nidentities: identities.yaml\npolicies: policies\n"
+    )
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir` (cert.pem, key.pem).
+pub fn self_signed(dir: &Path) {
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl must be installed (.ci/run installs it)");
+    assert!(status.success());
+}
