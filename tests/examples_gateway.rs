@@ -11,43 +11,15 @@
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BACKEND_KEY: &str = "BACKENDKEY0000000001";
-const BACKEND_SECRET: &str = "backend-secret-key-for-tests";
-const ALLOW_ALL_ORG: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OrgAllowsAll","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
+mod common;
 
-async fn start_backend(dir: &Path) -> SocketAddr {
-    let fs = s3s_fs::FileSystem::new(dir).unwrap();
-    let mut b = s3s::service::S3ServiceBuilder::new(fs);
-    b.set_auth(s3s::auth::SimpleAuth::from_single(
-        BACKEND_KEY,
-        BACKEND_SECRET,
-    ));
-    let service = b.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    addr
-}
+use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, start_backend};
+const ALLOW_ALL_ORG: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OrgAllowsAll","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
 
 fn sdk(endpoint: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
@@ -59,19 +31,6 @@ fn sdk(endpoint: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
-}
-
-struct Gateway {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A gateway with `files` (path under `policies/`, text) and these users
@@ -117,11 +76,7 @@ fn gateway_with(
         assert!(Instant::now() < deadline, "the gateway did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Gateway {
-        child,
-        port,
-        _dir: dir,
-    }
+    Gateway { child, port, dir }
 }
 
 fn example(name: &str) -> String {

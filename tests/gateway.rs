@@ -12,65 +12,15 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BACKEND_KEY: &str = "BACKENDKEY0000000001";
-const BACKEND_SECRET: &str = "backend-secret-key-for-tests";
+mod common;
 
-/// s3s-fs on a loopback port, in this process.
-async fn start_backend(dir: &Path) -> SocketAddr {
-    let fs = s3s_fs::FileSystem::new(dir).unwrap();
-    let mut b = s3s::service::S3ServiceBuilder::new(fs);
-    b.set_auth(s3s::auth::SimpleAuth::from_single(
-        BACKEND_KEY,
-        BACKEND_SECRET,
-    ));
-    let service = b.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    addr
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Gateway {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, free_port, start_backend};
 
 const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminsEverything","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"},
@@ -122,11 +72,7 @@ fn spawn(dir: tempfile::TempDir, port: u16) -> Gateway {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Gateway {
-        child,
-        port,
-        _dir: dir,
-    }
+    Gateway { child, port, dir }
 }
 
 fn client(port: u16, key: &str, secret: &str) -> aws_sdk_s3::Client {
