@@ -19,6 +19,22 @@ use http::request::Parts;
 use secret::Secret;
 use std::sync::Arc;
 
+/// The query parameters of presigned URLs (SigV4 and SigV2): verified here, and never
+/// forwarded to the backend.
+pub const AUTH_QUERY_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Content-Sha256",
+    "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Expires",
+    "Signature",
+];
+
 /// Looks up access keys (implemented by the snapshot).
 pub trait KeyStore {
     fn lookup(&self, access_key_id: &str) -> Option<(Arc<Principal>, &Secret)>;

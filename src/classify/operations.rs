@@ -82,19 +82,15 @@ pub const MODIFIERS: &[&str] = &[
     "version-id-marker",
     "versionId",
     "x-id",
-    // Authentication parameters (verified, then stripped before forwarding).
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-    "X-Amz-Content-Sha256",
-    "X-Amz-Security-Token",
-    "AWSAccessKeyId",
-    "Expires",
-    "Signature",
 ];
+
+/// Is this query parameter known (a selector, a modifier, or an authentication
+/// parameter of a presigned URL)?
+pub fn is_known_parameter(name: &str) -> bool {
+    SELECTORS.contains(&name)
+        || MODIFIERS.contains(&name)
+        || crate::auth::AUTH_QUERY_PARAMS.contains(&name)
+}
 
 /// One row: `method target ?selectors → operation (action, aws action)`.
 pub struct Row {

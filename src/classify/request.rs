@@ -4,7 +4,7 @@
 
 use super::addressing::{Address, check_key, decode};
 use super::error::ClassifyError;
-use super::operations::{Guard, MODIFIERS, SELECTORS, Target, find};
+use super::operations::{Guard, SELECTORS, Target, find, is_known_parameter};
 use crate::policy::{Action, Mode};
 use crate::store::snapshot::is_bucket_name;
 use http::request::Parts;
@@ -98,7 +98,7 @@ pub fn classify(
             }
             continue;
         }
-        if !MODIFIERS.contains(&name.as_ref()) {
+        if !is_known_parameter(&name) {
             return Err(ClassifyError::NotImplemented(format!(
                 "the query parameter `{name}` is not supported"
             )));

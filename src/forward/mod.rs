@@ -73,21 +73,6 @@ const STANDARD: &[&str] = &[
     "expect",
 ];
 
-/// Presigned-URL parameters, removed from the forwarded query.
-const AUTH_PARAMS: &[&str] = &[
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-    "X-Amz-Content-Sha256",
-    "X-Amz-Security-Token",
-    "AWSAccessKeyId",
-    "Expires",
-    "Signature",
-];
-
 /// May this client header be forwarded?
 pub fn keep_header(name: &str, auth: &Authenticated, request: &S3Request) -> bool {
     if NEVER.contains(&name) || (request.strip_acl_header && name == "x-amz-acl") {
@@ -122,7 +107,7 @@ pub fn upstream_uri(request: &S3Request, raw_query: &str) -> String {
         .filter(|p| !p.is_empty())
         .filter(|p| {
             let name = p.split('=').next().unwrap_or("");
-            !AUTH_PARAMS.contains(&name)
+            !crate::auth::AUTH_QUERY_PARAMS.contains(&name)
         })
         .collect();
     if !query.is_empty() {
