@@ -1,0 +1,458 @@
+//! Load benchmark, side by side in one run against the same backend (s3s-fs in this
+//! process), the same client (ours, signing SigV4) and the same concurrency:
+//! direct to the backend, through a plain nginx reverse proxy (no auth), and through
+//! `portcullis serve`. 4 KiB GET and PUT at concurrency 1 and 32, then a 1 GiB PUT and GET.
+//! Reports requests/s and MB/s, the ratios the targets are stated in (small objects
+//! ≥ 0.8× the nginx hop, 1 GiB ≥ 0.9× direct), and the gateway's RSS before and after
+//! the 1 GiB transfers (flat in object size).
+//!
+//! Run: `cargo bench --bench load` (needs nginx: `apt-get install nginx`).
+//! `LOAD_SECONDS` (default 3) sets each small-object run's length, `LOAD_LARGE_MIB`
+//! (default 1024) the large object's size.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use portcullis::auth::canonical::{
+    CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature, signing_key,
+};
+use portcullis::auth::dates::format_amz_date;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const BACKEND_KEY: &str = "BENCHBACKEND00000001";
+const BACKEND_SECRET: &str = "bench-backend-secret";
+const USER_KEY: &str = "AKIABENCH0000000001";
+const USER_SECRET: &str = "bench-user-secret";
+
+#[derive(Clone)]
+struct Target {
+    name: &'static str,
+    port: u16,
+    key: &'static str,
+    secret: &'static str,
+}
+
+async fn start_backend(dir: &Path) -> SocketAddr {
+    let fs = s3s_fs::FileSystem::new(dir).unwrap();
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single(
+        BACKEND_KEY,
+        BACKEND_SECRET,
+    ));
+    let service = b.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = socket.set_nodelay(true);
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    addr
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|v| v.split_whitespace().next() == Some("0"))
+            })
+        })
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start_nginx(dir: &Path, backend: SocketAddr) -> (Child, u16) {
+    let port = free_port();
+    for d in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let d = dir.display();
+    // Workers run as the current user, so they can use the private temporary directory.
+    let user = if std::env::var("USER").as_deref() == Ok("root") || rustix_is_root() {
+        "user root;\n"
+    } else {
+        ""
+    };
+    let conf = format!(
+        "{user}worker_processes 2;\ndaemon off;\nerror_log stderr warn;\npid {d}/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n access_log off;\n keepalive_requests 1000000;\n client_max_body_size 0;\n proxy_request_buffering off;\n proxy_buffering off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n upstream backend {{ server {backend}; keepalive 64; }}\n server {{\n  listen 127.0.0.1:{port};\n  tcp_nodelay on;\n  location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host $http_host; }}\n }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-p")
+        .arg(dir)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nginx must be installed (apt-get install nginx)");
+    wait_listening(port);
+    (child, port)
+}
+
+fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16) {
+    let port = free_port();
+    std::fs::create_dir_all(dir.join("policies/org")).unwrap();
+    std::fs::write(dir.join("policies/org/base.json"), r#"{"Version":"2012-10-17","Statement":[{"Sid":"Bench","Effect":"Allow","Principal":{"AWS":"bench"},"Action":"s3:*","Resource":"*"},{"Sid":"NoDeletes","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}"#).unwrap();
+    std::fs::write(dir.join("identities.yaml"), format!("users:\n  - name: bench\n    access_keys: [{{ id: {USER_KEY}, secret: {USER_SECRET} }}]\n")).unwrap();
+    std::fs::write(
+        dir.join("portcullis.yaml"),
+        format!("listen: \"127.0.0.1:{port}\"\norganization: acme\nthreads: 2\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\n  timeout_seconds: 120\nidentities: identities.yaml\npolicies: policies\n"),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(dir.join("portcullis.yaml"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    (child, port)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// The signed request head (UNSIGNED-PAYLOAD).
+fn head(t: &Target, method: &str, path: &str, len: Option<u64>) -> String {
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let ts = format_amz_date(now);
+    let host = format!("127.0.0.1:{}", t.port);
+    let headers: Vec<(&str, Vec<&[u8]>)> = vec![
+        ("host", vec![host.as_bytes()]),
+        ("x-amz-content-sha256", vec![b"UNSIGNED-PAYLOAD"]),
+        ("x-amz-date", vec![ts.as_bytes()]),
+    ];
+    let cr = create_canonical_request(&CanonicalParts {
+        method,
+        raw_path: path,
+        raw_query: "",
+        skip_query: None,
+        headers: &headers,
+        payload_hash: "UNSIGNED-PAYLOAD",
+    });
+    let date = &ts[..8];
+    let sig = signature(
+        &signing_key(t.secret, date, "us-east-1", "s3"),
+        &create_string_to_sign(&cr, &ts, &scope(date, "us-east-1", "s3")),
+    );
+    let mut h = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\nx-amz-date: {ts}\r\nauthorization: AWS4-HMAC-SHA256 Credential={}/{date}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}\r\n",
+        t.key
+    );
+    if let Some(n) = len {
+        h.push_str(&format!("content-length: {n}\r\n"));
+    }
+    h.push_str("\r\n");
+    h
+}
+
+struct Conn {
+    port: u16,
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    async fn open(port: u16) -> Conn {
+        let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        Conn {
+            port,
+            reader: BufReader::with_capacity(256 * 1024, s),
+        }
+    }
+
+    /// Send a request (body streamed from `body`, `len` bytes, in 1 MiB writes) and read
+    /// the whole response; the status and the body length.
+    async fn call(
+        &mut self,
+        t: &Target,
+        method: &str,
+        path: &str,
+        body: Option<(&[u8], u64)>,
+    ) -> (u16, u64) {
+        let h = head(t, method, path, body.map(|(_, n)| n));
+        let s = self.reader.get_mut();
+        s.write_all(h.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        if let Some((chunk, mut left)) = body {
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                s.write_all(&chunk[..n])
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+                left -= n as u64;
+            }
+        }
+        let mut line = String::new();
+        self.reader
+            .read_line(&mut line)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if status == 0 {
+            eprintln!(
+                "{}: unexpected response line {line:?} from {:?} (local {:?}); request head was {} bytes",
+                t.name,
+                self.reader.get_ref().peer_addr(),
+                self.reader.get_ref().local_addr(),
+                h.len()
+            );
+        }
+        let (mut length, mut chunked, mut close) = (0u64, false, false);
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.unwrap();
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+            if lower.starts_with("connection:") && lower.contains("close") {
+                close = true;
+            }
+        }
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        let cap = buf.len() as u64;
+        if method == "HEAD" {
+            if close {
+                *self = Conn::open(self.port).await;
+            }
+            return (status, 0);
+        }
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line).await.unwrap();
+                let size = u64::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+                    .unwrap_or(0);
+                let mut left = size;
+                while left > 0 {
+                    let n = self
+                        .reader
+                        .read(&mut buf[..left.min(cap) as usize])
+                        .await
+                        .unwrap();
+                    left -= n as u64;
+                }
+                line.clear();
+                self.reader.read_line(&mut line).await.unwrap();
+                total += size;
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let mut left = length;
+            while left > 0 {
+                let n = self
+                    .reader
+                    .read(&mut buf[..left.min(cap) as usize])
+                    .await
+                    .unwrap();
+                assert!(n > 0, "connection closed mid-body");
+                left -= n as u64;
+            }
+            total = length;
+        }
+        if close {
+            // The server ends the connection after this response: open a new one.
+            *self = Conn::open(self.port).await;
+        }
+        (status, total)
+    }
+}
+
+/// Requests per second of `op` at `concurrency` for `seconds`.
+async fn small(t: &Target, op: &str, concurrency: usize, seconds: f64) -> f64 {
+    let data = vec![b'x'; 4096];
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (t, data, op) = (t.clone(), data.clone(), op.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(t.port).await;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let (status, _) = if op == "PUT" {
+                    conn.call(
+                        &t,
+                        "PUT",
+                        &format!("/bench/small-{worker}-{}", n % 64),
+                        Some((&data, 4096)),
+                    )
+                    .await
+                } else {
+                    conn.call(&t, "GET", "/bench/small-seed", None).await
+                };
+                assert_eq!(status, 200, "{} {op}", t.name);
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    total as f64 / seconds
+}
+
+/// MB/s of one PUT or GET of `size` bytes.
+async fn large(t: &Target, op: &str, size: u64) -> f64 {
+    let chunk = vec![b'L'; 1024 * 1024];
+    let mut conn = Conn::open(t.port).await;
+    let started = Instant::now();
+    let (status, got) = if op == "PUT" {
+        conn.call(
+            t,
+            "PUT",
+            &format!("/bench/large-{}", t.name),
+            Some((&chunk, size)),
+        )
+        .await
+    } else {
+        conn.call(t, "GET", &format!("/bench/large-{}", t.name), None)
+            .await
+    };
+    assert_eq!(status, 200, "{} large {op}", t.name);
+    if op == "GET" {
+        assert_eq!(got, size);
+    }
+    size as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let seconds: f64 = std::env::var("LOAD_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3.0);
+    let large_mib: u64 = std::env::var("LOAD_LARGE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let data = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(data.path().join("bench")).unwrap();
+        let backend = start_backend(data.path()).await;
+        let work = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(work.path().join("nginx")).unwrap();
+        std::fs::create_dir_all(work.path().join("gateway")).unwrap();
+        let (mut nginx, nginx_port) = start_nginx(&work.path().join("nginx"), backend);
+        let (mut gateway, gateway_port) = start_gateway(&work.path().join("gateway"), backend);
+        let targets = [
+            Target { name: "direct", port: backend.port(), key: BACKEND_KEY, secret: BACKEND_SECRET },
+            Target { name: "nginx", port: nginx_port, key: BACKEND_KEY, secret: BACKEND_SECRET },
+            Target { name: "portcullis", port: gateway_port, key: USER_KEY, secret: USER_SECRET },
+        ];
+        let only = std::env::var("LOAD_ONLY").ok();
+        let targets: Vec<Target> = targets.into_iter().filter(|t| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == t.name))).collect();
+        let seed = vec![b's'; 4096];
+        let direct = Target { name: "seed", port: backend.port(), key: BACKEND_KEY, secret: BACKEND_SECRET };
+        Conn::open(backend.port()).await.call(&direct, "PUT", "/bench/small-seed", Some((&seed, 4096))).await;
+        println!("{:<34} {:>12} {:>12} {:>12}", "workload", "direct", "nginx", "portcullis");
+        let mut results: Vec<(String, [f64; 3])> = Vec::new();
+        for (op, c) in [("GET", 1), ("PUT", 1), ("GET", 32), ("PUT", 32)] {
+            let mut row = [f64::NAN; 3];
+            for t in &targets {
+                row[["direct", "nginx", "portcullis"].iter().position(|n| *n == t.name).unwrap_or(0)] = small(t, op, c, seconds).await;
+            }
+            let name = format!("4 KiB {op} c={c} (req/s)");
+            println!("{name:<34} {:>12.0} {:>12.0} {:>12.0}", row[0], row[1], row[2]);
+            results.push((name, row));
+        }
+        let rss_before = rss_kib(gateway.id());
+        let mut rss_peak = rss_before;
+        for op in ["PUT", "GET"] {
+            let mut row = [f64::NAN; 3];
+            for t in &targets {
+                row[["direct", "nginx", "portcullis"].iter().position(|n| *n == t.name).unwrap_or(0)] = large(t, op, large_mib * 1024 * 1024).await;
+                rss_peak = rss_peak.max(rss_kib(gateway.id()));
+            }
+            let name = format!("{large_mib} MiB {op} (MB/s)");
+            println!("{name:<34} {:>12.1} {:>12.1} {:>12.1}", row[0], row[1], row[2]);
+            results.push((name, row));
+        }
+        let rss_after = rss_kib(gateway.id());
+        println!();
+        for (name, row) in &results {
+            if name.starts_with("4 KiB") {
+                println!("{name}: portcullis / nginx = {:.2} (target ≥ 0.8)", row[2] / row[1]);
+            } else {
+                println!("{name}: portcullis / direct = {:.2} (target ≥ 0.9)", row[2] / row[0]);
+            }
+        }
+        println!("gateway RSS: {rss_before} KiB before the large transfers, {rss_after} KiB after (peak sampled {rss_peak} KiB)");
+        let _ = nginx.kill();
+        let _ = gateway.kill();
+        let _ = nginx.wait();
+        let _ = gateway.wait();
+    });
+}
