@@ -1442,3 +1442,71 @@ fn signed_request_at(port: u16, method: &str, path: &str, ts: &str) -> String {
     req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential=AKIAALICE0000000001/{date}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}\r\n\r\n"));
     req
 }
+
+/// A backend that closes connections at once, or accepts and never answers: the client
+/// gets a clear S3 error within the configured timeout, never a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_backend_is_a_clear_error_in_time() {
+    use tokio::io::AsyncReadExt;
+    let closing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closing_addr = closing.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            if let Ok((mut s, _)) = closing.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                drop(s);
+            }
+        }
+    });
+    let stalling = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalling_addr = stalling.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if let Ok((s, _)) = stalling.accept().await {
+                held.push(s);
+            }
+        }
+    });
+    for (backend, want) in [(closing_addr, 502), (stalling_addr, 503)] {
+        let files = vec![
+            ("portcullis.yaml", format!("listen: \"127.0.0.1:{{port}}\"\norganization: acme\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\n  timeout_seconds: 1\nidentities: identities.yaml\npolicies: policies\n")),
+            ("identities.yaml", "users:\n  - name: alice\n    access_keys: [{ id: AKIAALICE0000000001, secret: alice-secret }]\n".to_owned()),
+            ("policies/org/base.json", ORG_POLICY.to_owned()),
+        ];
+        let gw = common::start(&files);
+        let port = gw.port;
+        let started = Instant::now();
+        let (status, text) = tokio::task::spawn_blocking(move || {
+            let req = signed_request(
+                port,
+                "GET",
+                "/shared/k",
+                "UNSIGNED-PAYLOAD",
+                &[],
+                "AKIAALICE0000000001",
+                "alice-secret",
+            );
+            raw(
+                port,
+                &format!(
+                    "{}connection: close\r\n\r\n",
+                    req.trim_end_matches("\r\n").to_owned() + "\r\n"
+                ),
+            )
+        })
+        .await
+        .unwrap();
+        let took = started.elapsed();
+        assert_eq!(status, want, "{backend}: {text}");
+        assert!(
+            text.contains("<Code>") && text.contains("x-amz-request-id"),
+            "{text}"
+        );
+        assert!(
+            took < Duration::from_secs(10),
+            "{backend}: answered after {took:?} with a 1 s timeout"
+        );
+    }
+}
