@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench --bench load` (needs nginx: `apt-get install nginx`).
 //! `LOAD_SECONDS` (default 3) sets each small-object run's length, `LOAD_LARGE_MIB`
-//! (default 1024) the large object's size.
+//! (default 1024) the large object's size, `LOAD_THREADS` (default 2) the gateway's threads.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -128,12 +128,16 @@ fn start_nginx(dir: &Path, backend: SocketAddr) -> (Child, u16) {
 
 fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16) {
     let port = free_port();
+    let threads: u32 = std::env::var("LOAD_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     std::fs::create_dir_all(dir.join("policies/org")).unwrap();
     std::fs::write(dir.join("policies/org/base.json"), r#"{"Version":"2012-10-17","Statement":[{"Sid":"Bench","Effect":"Allow","Principal":{"AWS":"bench"},"Action":"s3:*","Resource":"*"},{"Sid":"NoDeletes","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}"#).unwrap();
     std::fs::write(dir.join("identities.yaml"), format!("users:\n  - name: bench\n    access_keys: [{{ id: {USER_KEY}, secret: {USER_SECRET} }}]\n")).unwrap();
     std::fs::write(
         dir.join("portcullis.yaml"),
-        format!("listen: \"127.0.0.1:{port}\"\norganization: acme\nthreads: 2\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\n  timeout_seconds: 120\nidentities: identities.yaml\npolicies: policies\n"),
+        format!("listen: \"127.0.0.1:{port}\"\norganization: acme\nthreads: {threads}\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\n  timeout_seconds: 120\nidentities: identities.yaml\npolicies: policies\n"),
     )
     .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
