@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, free_port, start_backend};
+use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, free_port, spawn, start_backend};
 
 const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminsEverything","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"},
@@ -53,26 +53,6 @@ fn start_gateway_with(backend: SocketAddr, grace: u64) -> Gateway {
     )
     .unwrap();
     spawn(dir, port)
-}
-
-/// Run `portcullis serve` on `dir/portcullis.yaml`, listening on `port`.
-fn spawn(dir: tempfile::TempDir, port: u16) -> Gateway {
-    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--config"])
-        .arg(dir.path().join("portcullis.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the gateway did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Gateway { child, port, dir }
 }
 
 fn client(port: u16, key: &str, secret: &str) -> aws_sdk_s3::Client {

@@ -79,6 +79,12 @@ pub fn start(files: &[(&str, String)]) -> Gateway {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text.replace("{port}", &port.to_string())).unwrap();
     }
+    spawn(dir, port)
+}
+
+/// Run `portcullis serve` on `dir/portcullis.yaml`, which listens on `port`, and wait
+/// until it listens.
+pub fn spawn(dir: tempfile::TempDir, port: u16) -> Gateway {
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["serve", "--config"])
         .arg(dir.path().join("portcullis.yaml"))
