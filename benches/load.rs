@@ -16,8 +16,6 @@
     clippy::panic
 )]
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use portcullis::auth::canonical::{
     CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature, signing_key,
 };
@@ -43,31 +41,7 @@ struct Target {
 }
 
 async fn start_backend(dir: &Path) -> SocketAddr {
-    let fs = s3s_fs::FileSystem::new(dir).unwrap();
-    let mut b = s3s::service::S3ServiceBuilder::new(fs);
-    b.set_auth(s3s::auth::SimpleAuth::from_single(
-        BACKEND_KEY,
-        BACKEND_SECRET,
-    ));
-    let service = b.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = socket.set_nodelay(true);
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    addr
+    portcullis::forward::embedded::serve(dir, BACKEND_KEY, BACKEND_SECRET).unwrap()
 }
 
 fn rustix_is_root() -> bool {

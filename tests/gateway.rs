@@ -15,7 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -1096,31 +1096,7 @@ async fn tls_listener_and_secure_transport() {
         std::fs::write(dir.path().join("identities.yaml"), "users: []\n").unwrap();
         let mut tls_line = String::new();
         if tls {
-            let status = Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "1",
-                    "-subj",
-                    "/CN=localhost",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                    "-keyout",
-                ])
-                .arg(dir.path().join("key.pem"))
-                .arg("-out")
-                .arg(dir.path().join("cert.pem"))
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(
-                status.success(),
-                "openssl must be installed (.ci/run installs it)"
-            );
+            common::self_signed(dir.path());
             tls_line = "tls: { cert: cert.pem, key: key.pem }\n".into();
         }
         std::fs::write(

@@ -19,8 +19,19 @@ fn random_hex(n: usize) -> anyhow::Result<String> {
     Ok(buf.iter().map(|b| format!("{b:02X}")).collect())
 }
 
-/// Start the embedded backend; its address, access key and secret.
+/// Start the embedded backend with random credentials; its address, access key and
+/// secret.
 pub fn start(dir: &Path) -> anyhow::Result<(SocketAddr, String, Secret)> {
+    let access_key = format!("EMBEDDED{}", random_hex(8)?);
+    let secret = random_hex(20)?;
+    let addr = serve(dir, &access_key, &secret)?;
+    Ok((addr, access_key, Secret::new(secret)))
+}
+
+/// Serve the S3 API over `dir` on a loopback port from a thread of its own, accepting
+/// only requests signed with `access_key` / `secret` (TCP_NODELAY on every connection).
+/// Also the real backend of the end-to-end tests and the load benchmark.
+pub fn serve(dir: &Path, access_key: &str, secret: &str) -> anyhow::Result<SocketAddr> {
     std::fs::create_dir_all(dir).with_context(|| {
         format!(
             "cannot create the embedded backend directory `{}`",
@@ -28,10 +39,8 @@ pub fn start(dir: &Path) -> anyhow::Result<(SocketAddr, String, Secret)> {
         )
     })?;
     let dir: PathBuf = dir.canonicalize()?;
-    let access_key = format!("EMBEDDED{}", random_hex(8)?);
-    let secret = random_hex(20)?;
     let (tx, rx) = std::sync::mpsc::channel::<anyhow::Result<SocketAddr>>();
-    let (ak, sk) = (access_key.clone(), secret.clone());
+    let (ak, sk) = (access_key.to_owned(), secret.to_owned());
     std::thread::Builder::new()
         .name("embedded-s3".into())
         .spawn(move || {
@@ -70,6 +79,7 @@ pub fn start(dir: &Path) -> anyhow::Result<(SocketAddr, String, Secret)> {
                     let Ok((socket, _)) = listener.accept().await else {
                         continue;
                     };
+                    let _ = socket.set_nodelay(true);
                     let conn = http
                         .serve_connection(TokioIo::new(socket), service.clone())
                         .into_owned();
@@ -79,8 +89,6 @@ pub fn start(dir: &Path) -> anyhow::Result<(SocketAddr, String, Secret)> {
                 }
             });
         })?;
-    let addr = rx
-        .recv()
-        .map_err(|_| anyhow!("the embedded backend did not start"))??;
-    Ok((addr, access_key, Secret::new(secret)))
+    rx.recv()
+        .map_err(|_| anyhow!("the embedded backend did not start"))?
 }

@@ -10,7 +10,6 @@ use super::evaluate::conditions_hold;
 use super::index::{FastMap, OrgIndex};
 use super::model::{Effect, Policy};
 use super::principal::Principal;
-use super::values::arn_segments;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -276,10 +275,7 @@ impl PolicySet {
 
 /// The bucket named by an S3 ARN (`arn:aws:s3:::bucket/key` → `bucket`).
 pub fn bucket_of(resource: &str) -> Option<&str> {
-    let [.., res] = arn_segments(resource)?;
-    let bucket = res.split('/').next()?;
-    // `arn:aws:s3:::*` (ListBuckets) names no bucket.
-    (!bucket.is_empty() && bucket != "*").then_some(bucket)
+    Target::new(resource).bucket()
 }
 
 /// What one layer's statements said.

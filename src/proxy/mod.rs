@@ -67,6 +67,15 @@ pub struct RequestCtx {
     replacement: Option<(Bytes, bool)>,
 }
 
+impl RequestCtx {
+    /// The classified request of an admitted request.
+    pub(super) fn classified(&self) -> std::result::Result<S3Request, GatewayError> {
+        self.request
+            .clone()
+            .ok_or_else(|| GatewayError::new("InternalError", 500, "request was not classified"))
+    }
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -70,10 +70,7 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Answer, GatewayError> {
-        let request = ctx
-            .request
-            .as_ref()
-            .ok_or_else(|| GatewayError::new("InternalError", 500, "request was not classified"))?;
+        let request = ctx.classified()?;
         let bucket = request
             .bucket
             .clone()

@@ -39,10 +39,7 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Answer, GatewayError> {
-        let request = ctx
-            .request
-            .clone()
-            .ok_or_else(|| GatewayError::new("InternalError", 500, "request was not classified"))?;
+        let request = ctx.classified()?;
         let bucket = request.bucket.clone().unwrap_or_default();
         let timeout = self.settings.backend_timeout;
         match client::exists(&self.backend, &bucket, request.key.as_deref(), timeout)

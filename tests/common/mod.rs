@@ -8,8 +8,6 @@
     clippy::panic
 )]
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -18,32 +16,10 @@ use std::time::{Duration, Instant};
 pub const BACKEND_KEY: &str = "BACKENDKEY0000000001";
 pub const BACKEND_SECRET: &str = "backend-secret-key-for-tests";
 
-/// s3s-fs over `dir` on a loopback port, verifying SigV4 with the backend's key.
+/// s3s-fs over `dir` on a loopback port (the gateway's own embedded backend),
+/// verifying SigV4 with the backend's key.
 pub async fn start_backend(dir: &Path) -> SocketAddr {
-    let fs = s3s_fs::FileSystem::new(dir).unwrap();
-    let mut b = s3s::service::S3ServiceBuilder::new(fs);
-    b.set_auth(s3s::auth::SimpleAuth::from_single(
-        BACKEND_KEY,
-        BACKEND_SECRET,
-    ));
-    let service = b.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    addr
+    portcullis::forward::embedded::serve(dir, BACKEND_KEY, BACKEND_SECRET).unwrap()
 }
 
 pub fn free_port() -> u16 {
