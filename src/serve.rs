@@ -43,28 +43,16 @@ pub fn parse_endpoint(endpoint: &str) -> anyhow::Result<(bool, String, std::net:
     Ok((tls, authority.to_owned(), addr))
 }
 
+/// Start-up issues as one error, one issue per line.
+fn joined<T: std::fmt::Display>(issues: &[T]) -> anyhow::Error {
+    let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    anyhow!("{}", lines.join("\n"))
+}
+
 /// Run the gateway; returns only on a start-up error.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path).map_err(|issues| {
-        anyhow!(
-            "{}",
-            issues
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
-    let snapshot = Snapshot::load(&config, 1).map_err(|issues| {
-        anyhow!(
-            "{}",
-            issues
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let config = Config::load(config_path).map_err(|issues| joined(&issues))?;
+    let snapshot = Snapshot::load(&config, 1).map_err(|issues| joined(&issues))?;
     for w in &snapshot.warnings {
         eprintln!("warning: {w}");
     }

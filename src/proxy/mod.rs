@@ -273,11 +273,14 @@ impl Gateway {
         if !answer.body.is_empty() {
             resp.insert_header("content-type", answer.content_type)?;
         }
-        resp.insert_header("content-length", answer.body.len().to_string())?;
-        let empty = answer.body.is_empty();
+        // A HEAD answer carries no body, so it declares none.
+        let head = session.req_header().method == http::Method::HEAD;
+        let body = if head { Bytes::new() } else { answer.body };
+        resp.insert_header("content-length", body.len().to_string())?;
+        let empty = body.is_empty();
         session.write_response_header(Box::new(resp), empty).await?;
         if !empty {
-            session.write_response_body(Some(answer.body), true).await?;
+            session.write_response_body(Some(body), true).await?;
         }
         Ok(())
     }
@@ -288,27 +291,13 @@ impl Gateway {
         ctx: &RequestCtx,
         err: &GatewayError,
     ) -> Result<()> {
-        let resource = session.req_header().uri.path().to_owned();
-        let body = err.to_xml(&resource, &ctx.request_id);
-        let mut resp = ResponseHeader::build(err.status, Some(4))?;
-        resp.insert_header("content-type", "application/xml")?;
-        resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
-        let head = session.req_header().method == http::Method::HEAD;
-        resp.insert_header(
-            "content-length",
-            if head {
-                "0".to_owned()
-            } else {
-                body.len().to_string()
-            },
-        )?;
-        session.write_response_header(Box::new(resp), head).await?;
-        if !head {
-            session
-                .write_response_body(Some(Bytes::from(body)), true)
-                .await?;
-        }
-        Ok(())
+        let body = err.to_xml(session.req_header().uri.path(), &ctx.request_id);
+        let answer = policy_ops::Answer {
+            status: err.status,
+            content_type: "application/xml",
+            body: Bytes::from(body),
+        };
+        self.answer(session, ctx, answer).await
     }
 }
 
