@@ -428,7 +428,8 @@ fn main() {
             }
         }
         println!("gateway RSS: {rss_before} KiB before the large transfers, {rss_after} KiB after (peak sampled {rss_peak} KiB)");
-        let _ = nginx.kill();
+        // SIGTERM, not SIGKILL: the nginx master then stops its workers too.
+        let _ = Command::new("kill").arg("-TERM").arg(nginx.id().to_string()).status();
         let _ = gateway.kill();
         let _ = nginx.wait();
         let _ = gateway.wait();
