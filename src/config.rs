@@ -27,6 +27,9 @@ pub struct Config {
     pub policies: PathBuf,
     pub admin_listen: Option<SocketAddr>,
     pub audit: Audit,
+    /// Denials say which layer and statement decided (reveals policy structure).
+    pub explain_denials: bool,
+    pub decision_cache: DecisionCache,
     /// Worker threads of the proxy service.
     pub threads: usize,
     /// How long in-flight requests may run on after SIGTERM.
@@ -56,6 +59,22 @@ pub enum Backend {
     Embedded { dir: PathBuf, literal_keys: bool },
 }
 
+/// `decision_cache: { max_entries, ttl_seconds }`; `max_entries: 0` turns it off.
+#[derive(Clone, Copy, Debug)]
+pub struct DecisionCache {
+    pub max_entries: u64,
+    pub ttl_seconds: u64,
+}
+
+impl Default for DecisionCache {
+    fn default() -> DecisionCache {
+        DecisionCache {
+            max_entries: 100_000,
+            ttl_seconds: 300,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Audit {
     pub log: Option<String>,
@@ -78,6 +97,8 @@ const TOP_KEYS: &[&str] = &[
     "policies",
     "admin_listen",
     "audit",
+    "explain_denials",
+    "decision_cache",
     "threads",
     "shutdown_grace_seconds",
 ];
@@ -215,6 +236,27 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
             format!("`{e}` is not an http(s) URL"),
         );
     }
+    let explain_denials = r.bool(map, "", "explain_denials").unwrap_or(false);
+    let decision_cache = match map.get("decision_cache") {
+        Some(c) => r
+            .object("decision_cache", c, &["max_entries", "ttl_seconds"])
+            .map(|cm| {
+                let d = DecisionCache::default();
+                DecisionCache {
+                    max_entries: r
+                        .u64(cm, "decision_cache", "max_entries")
+                        .unwrap_or(d.max_entries),
+                    ttl_seconds: r
+                        .u64(cm, "decision_cache", "ttl_seconds")
+                        .unwrap_or(d.ttl_seconds),
+                }
+            })
+            .unwrap_or_default(),
+        None => DecisionCache::default(),
+    };
+    if decision_cache.ttl_seconds == 0 {
+        r.error("decision_cache.ttl_seconds", "must be at least 1");
+    }
     let threads = r.u64(map, "", "threads").unwrap_or(2);
     if !(1..=256).contains(&threads) {
         r.error("threads", "must be between 1 and 256");
@@ -237,6 +279,8 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
         policies: policies?,
         admin_listen,
         audit,
+        explain_denials,
+        decision_cache,
         threads: usize::try_from(threads).unwrap_or(2),
         shutdown_grace_seconds,
     })

@@ -4,6 +4,8 @@
 //! forward → record**. [`policy`] is the pure engine every stage trusts; [`store`]
 //! loads configuration, identities and policies into one immutable snapshot.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod classify;
 pub mod commands;

@@ -1,10 +1,13 @@
 //! `portcullis serve`: load everything, resolve the backend, and run the Pingora
 //! service until SIGTERM (in-flight requests get `shutdown_grace_seconds`).
 
+use crate::admin::metrics::Metrics;
+use crate::audit::Auditor;
 use crate::config::{Backend as BackendConfig, Config};
+use crate::decide::cache::{CacheSettings, DecisionCache};
 use crate::forward::Backend;
 use crate::proxy::{Gateway, Settings};
-use crate::store::Snapshot;
+use crate::store::{Live, Snapshot, watch};
 use anyhow::{Context as _, anyhow, bail};
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
@@ -102,6 +105,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         trusted_proxies: config.trusted_proxies.clone(),
         literal_keys,
         backend_timeout: timeout,
+        explain_denials: config.explain_denials,
     };
     let listen = config.listen.to_string();
     let tls = config.tls.as_ref().map(|t| {
@@ -111,7 +115,23 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         )
     });
     let (threads, grace) = (config.threads, config.shutdown_grace_seconds);
-    let gateway = Gateway::new(snapshot, Arc::new(config), settings, backend);
+    let metrics = Arc::new(Metrics::default());
+    let auditor = Auditor::start(&config.audit, config.base_dir(), metrics.clone())?;
+    let cache = DecisionCache::new(
+        CacheSettings {
+            max_entries: config.decision_cache.max_entries,
+            ttl: Duration::from_secs(config.decision_cache.ttl_seconds),
+        },
+        metrics.clone(),
+    );
+    let admin_listen = config.admin_listen;
+    let live = Arc::new(Live::new(snapshot, Arc::new(config), metrics));
+    watch::spawn(live.clone())?;
+    if let Some(addr) = admin_listen {
+        crate::admin::start(addr, live.clone(), backend.addr)?;
+        eprintln!("portcullis: admin endpoints on {addr}");
+    }
+    let gateway = Gateway::new(live, settings, backend, cache, auditor);
     let pid = std::process::id();
     let conf = ServerConf {
         threads,

@@ -1,10 +1,16 @@
 //! Decide a classified request: every authorization it needs must be allowed by the
-//! snapshot's policies, each with its own condition context.
+//! snapshot's policies, each with its own condition context; decisions go through the
+//! [`cache::DecisionCache`] when one is configured.
+
+pub mod cache;
+
+use cache::DecisionCache;
 
 use crate::classify::Authorization;
 use crate::classify::context::authorization_context;
 use crate::policy::{Context, Decision, Principal, Request};
 use crate::store::Snapshot;
+use std::sync::Arc;
 
 /// The decisions of one request, one per authorization.
 #[derive(Debug)]
@@ -26,22 +32,30 @@ impl Verdict {
 /// Decide each authorization against the snapshot.
 pub fn decide(
     snapshot: &Snapshot,
-    principal: &Principal,
+    principal: &Arc<Principal>,
     authorizations: &[Authorization],
     base: &Context,
     now: i64,
+    cache: Option<&DecisionCache>,
 ) -> Verdict {
-    let organization = snapshot.policies.organization();
+    let policies = &snapshot.policies;
+    let organization = policies.organization();
     let decisions = authorizations
         .iter()
         .map(|a| {
             let ctx = authorization_context(base, principal, a, organization, now);
-            let d = snapshot.policies.decide(&Request {
-                principal,
-                action: a.action,
-                resource: &a.resource,
-                context: &ctx,
-            });
+            let engine = || {
+                policies.decide(&Request {
+                    principal,
+                    action: a.action,
+                    resource: &a.resource,
+                    context: &ctx,
+                })
+            };
+            let d = match cache {
+                Some(c) => c.get_or_decide(snapshot, principal, a, &ctx, engine),
+                None => engine(),
+            };
             (a.clone(), d)
         })
         .collect();

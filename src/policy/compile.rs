@@ -39,6 +39,48 @@ pub struct CompiledPolicy {
     pub statements: Vec<CompiledStatement>,
     /// The parsed document, kept for explanations and the reference evaluator.
     pub source: Policy,
+    /// The request values the policy can read, for decision-cache keys.
+    pub reads: Reads,
+}
+
+/// The condition keys a policy reads — in conditions, and as policy variables in
+/// resources and condition values — and whether any of them is a time key (then no
+/// decision it takes part in may be cached).
+#[derive(Debug, Default)]
+pub struct Reads {
+    pub keys: Vec<ConditionKey>,
+    pub time: bool,
+}
+
+impl Reads {
+    fn of(policy: &Policy) -> Reads {
+        let mut keys: Vec<ConditionKey> = Vec::new();
+        let mut add = |k: &ConditionKey| {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        };
+        for s in &policy.statements {
+            for r in &s.resources.patterns {
+                if let ResourcePattern::Arn(segments) = r {
+                    segments
+                        .iter()
+                        .flat_map(Template::variables)
+                        .for_each(&mut add);
+                }
+            }
+            for c in &s.conditions {
+                add(&c.key);
+                for v in &c.values {
+                    if let ConditionValue::String(t) | ConditionValue::Arn(t) = v {
+                        t.variables().for_each(&mut add);
+                    }
+                }
+            }
+        }
+        let time = keys.iter().any(ConditionKey::is_time_dependent);
+        Reads { keys, time }
+    }
 }
 
 #[derive(Debug)]
@@ -262,6 +304,7 @@ pub fn compile(id: &str, layer: Layer, policy: Policy) -> CompiledPolicy {
         id: id.into(),
         layer,
         statements,
+        reads: Reads::of(&policy),
         source: policy,
     }
 }

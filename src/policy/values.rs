@@ -146,6 +146,16 @@ impl Timestamp {
         )
     }
 
+    /// RFC 3339 in UTC with milliseconds (`2024-01-31T10:00:00.123Z`).
+    pub fn to_rfc3339_millis(self) -> String {
+        let seconds = self.to_iso8601();
+        let millis = self.0.rem_euclid(1_000_000_000) / 1_000_000;
+        format!(
+            "{}.{millis:03}Z",
+            seconds.strip_suffix('Z').unwrap_or(&seconds)
+        )
+    }
+
     pub fn unix_seconds(self) -> i128 {
         self.0.div_euclid(1_000_000_000)
     }

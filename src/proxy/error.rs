@@ -90,6 +90,35 @@ impl From<ClassifyError> for GatewayError {
     }
 }
 
+/// The message of an explained denial (`explain_denials: true`): which layer and
+/// statement decided, as `policy simulate` says it.
+pub fn explain(a: &crate::classify::Authorization, d: &crate::policy::Decision) -> String {
+    use crate::policy::Outcome;
+    let action = format!("s3:{}", a.action.short_name());
+    let statement = |r: &crate::policy::Reason| match &r.sid {
+        Some(sid) => format!("statement {} (Sid `{sid}`)", r.statement),
+        None => format!("statement {}", r.statement),
+    };
+    match (d.outcome, d.reasons.first(), d.implicit_deny_layer) {
+        (Outcome::ExplicitDeny, Some(r), _) => format!(
+            "Access Denied: {action} on `{}` is explicitly denied by {} policy `{}` {}",
+            a.resource,
+            r.layer,
+            r.policy,
+            statement(r)
+        ),
+        (_, _, Some(layer)) => format!(
+            "Access Denied: no {layer} policy statement allows {action} on `{}`",
+            a.resource
+        ),
+        _ if !d.errors.is_empty() => format!(
+            "Access Denied: {action} on `{}` could not be evaluated (fail closed)",
+            a.resource
+        ),
+        _ => format!("Access Denied: nothing allows {action} on `{}`", a.resource),
+    }
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {

@@ -1,22 +1,25 @@
 //! The Pingora glue: the only code that sees a `Session`. Each phase calls the plain
 //! stage functions: `request_filter` authenticates, classifies and decides (and writes
 //! any refusal itself); `upstream_request_filter` re-signs; `request_body_filter`
-//! streams the body through its verifier; `fail_to_proxy` turns failures into S3 errors.
+//! streams the body through its verifier; `fail_to_proxy` turns failures into S3 errors;
+//! `logging` hands the finished request to the audit stage and the metrics.
 
 pub mod error;
 pub mod policy_ops;
 pub mod served;
 
+use crate::admin::metrics::{Metrics, Stage};
+use crate::audit::{AuditRecord, Auditor};
 use crate::auth::payload::{BodyVerifier, Limits};
 use crate::auth::{AuthSettings, Authenticated, PayloadMode, authenticate};
 use crate::classify::addressing::{resolve, v2_resource};
 use crate::classify::context::{Connection, request_context};
-use crate::classify::{S3Request, classify};
-use crate::config::Config;
+use crate::classify::{Authorization, S3Request, classify};
+use crate::decide::cache::DecisionCache;
 use crate::forward::{Backend, keep_header, payload_hash, sign_for_backend, upstream_uri};
-use crate::policy::values::Cidr;
-use crate::store::Snapshot;
-use arc_swap::ArcSwap;
+use crate::policy::Decision;
+use crate::policy::values::{Cidr, Timestamp};
+use crate::store::{Live, Snapshot};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use error::GatewayError;
@@ -25,7 +28,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Settings the request path reads, fixed at start.
 #[derive(Debug)]
@@ -36,24 +39,35 @@ pub struct Settings {
     pub trusted_proxies: Vec<Cidr>,
     pub literal_keys: bool,
     pub backend_timeout: Duration,
+    /// Denials name the layer and statement that decided.
+    pub explain_denials: bool,
 }
 
 /// The gateway service.
 pub struct Gateway {
-    /// The current snapshot; a request pins the one it started with.
-    state: ArcSwap<Snapshot>,
-    config: Arc<Config>,
+    /// The snapshot in force; a request pins the one it started with.
+    live: Arc<Live>,
     settings: Settings,
     backend: Backend,
+    cache: Option<DecisionCache>,
+    auditor: Auditor,
     ids: AtomicU64,
-    /// Bucket-policy changes are applied one at a time.
-    policy_lock: tokio::sync::Mutex<()>,
 }
 
 /// What one request carries through the phases.
 #[derive(Default)]
 pub struct RequestCtx {
     request_id: String,
+    started: Option<Instant>,
+    auth_time: Duration,
+    decide_time: Duration,
+    /// When the request left for the backend, and how long its response header took.
+    backend_sent: Option<Instant>,
+    backend_time: Option<Duration>,
+    /// Every authorization decided, with its decision (DeleteObjects: each key).
+    decisions: Vec<(Authorization, Decision)>,
+    /// The S3 error code of a refusal the gateway wrote itself.
+    error_code: Option<String>,
     auth: Option<Authenticated>,
     request: Option<S3Request>,
     verifier: Option<BodyVerifier>,
@@ -84,22 +98,45 @@ fn now_secs() -> i64 {
 
 impl Gateway {
     pub fn new(
-        snapshot: Snapshot,
-        config: Arc<Config>,
+        live: Arc<Live>,
         settings: Settings,
         backend: Backend,
+        cache: Option<DecisionCache>,
+        auditor: Auditor,
     ) -> Gateway {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         Gateway {
-            state: ArcSwap::from_pointee(snapshot),
-            config,
+            live,
             settings,
             backend,
+            cache,
+            auditor,
             ids: AtomicU64::new(seed),
-            policy_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.live.metrics
+    }
+
+    /// Decide authorizations with the request's snapshot, through the cache.
+    pub(super) fn decide(
+        &self,
+        snapshot: &Snapshot,
+        auth: &Authenticated,
+        authorizations: &[Authorization],
+        context: &crate::policy::Context,
+    ) -> crate::decide::Verdict {
+        crate::decide::decide(
+            snapshot,
+            &auth.principal,
+            authorizations,
+            context,
+            now_secs(),
+            self.cache.as_ref(),
+        )
     }
 
     fn next_id(&self) -> String {
@@ -132,15 +169,18 @@ impl Gateway {
             sigv2: self.settings.sigv2,
             v2_resource: &v2,
         };
-        let snapshot = self.state.load_full();
+        let snapshot = self.live.snapshot();
         ctx.snapshot = Some(snapshot.clone());
+        let auth_started = Instant::now();
         let auth = authenticate(
             parts,
             &auth_settings,
             snapshot.as_ref(),
             &snapshot.signing_keys,
             now,
-        )?;
+        );
+        ctx.auth_time = auth_started.elapsed();
+        let auth = auth?;
         let request = classify(
             parts,
             &address,
@@ -160,16 +200,22 @@ impl Gateway {
             &self.settings.trusted_proxies,
             now,
         );
-        let verdict = crate::decide::decide(
-            &snapshot,
-            &auth.principal,
-            &request.authorizations,
-            &base,
-            now,
-        );
+        let decide_started = Instant::now();
+        let verdict = self.decide(&snapshot, &auth, &request.authorizations, &base);
+        ctx.decide_time = decide_started.elapsed();
+        ctx.decisions.clone_from(&verdict.decisions);
         // DeleteObjects is decided key by key once its body is read.
         if request.operation != "DeleteObjects" && !verdict.allowed() {
-            return Err(GatewayError::access_denied());
+            let mut denied = GatewayError::access_denied();
+            if self.settings.explain_denials
+                && let Some((a, d)) = verdict.denied()
+            {
+                denied.message = error::explain(a, d);
+            }
+            ctx.auth = Some(auth);
+            ctx.request = Some(request);
+            ctx.context = Some(base);
+            return Err(denied);
         }
         ctx.context = Some(base);
         let verifier = BodyVerifier::new(&auth.payload, &parts.headers, Limits::default())?;
@@ -207,7 +253,7 @@ impl Gateway {
         let Some(snapshot) = &ctx.snapshot else {
             return false;
         };
-        crate::decide::decide(snapshot, &auth.principal, &[list], &context, now_secs()).allowed()
+        self.decide(snapshot, auth, &[list], &context).allowed()
     }
 
     /// Read and verify a whole request body of at most `limit` bytes (for the
@@ -288,9 +334,10 @@ impl Gateway {
     async fn respond(
         &self,
         session: &mut Session,
-        ctx: &RequestCtx,
+        ctx: &mut RequestCtx,
         err: &GatewayError,
     ) -> Result<()> {
+        ctx.error_code = Some(err.code.to_string());
         let body = err.to_xml(session.req_header().uri.path(), &ctx.request_id);
         let answer = policy_ops::Answer {
             status: err.status,
@@ -308,6 +355,7 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             request_id: self.next_id(),
+            started: Some(Instant::now()),
             ..RequestCtx::default()
         }
     }
@@ -438,6 +486,7 @@ impl ProxyHttp for Gateway {
         for (k, v) in signed {
             upstream.insert_header(k, v)?;
         }
+        ctx.backend_sent = Some(Instant::now());
         Ok(())
     }
 
@@ -487,6 +536,7 @@ impl ProxyHttp for Gateway {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.backend_time = ctx.backend_sent.map(|t| t.elapsed());
         response.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         response.remove_header("x-amz-id-2");
         if response.status == http::StatusCode::NOT_FOUND && !self.may_see_missing_key(ctx) {
@@ -555,21 +605,24 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let err = ctx.error.take().unwrap_or_else(|| match e.etype() {
-            ErrorType::ConnectTimedout
-            | ErrorType::ConnectRefused
-            | ErrorType::ConnectNoRoute
-            | ErrorType::ConnectError => GatewayError::new(
-                "ServiceUnavailable",
-                503,
-                "the storage backend is unavailable",
-            ),
-            ErrorType::ReadTimedout | ErrorType::WriteTimedout => GatewayError::new(
-                "ServiceUnavailable",
-                503,
-                "the storage backend did not answer in time",
-            ),
-            _ => GatewayError::new("BadGateway", 502, "the storage backend failed to answer"),
+        let err = ctx.error.take().unwrap_or_else(|| {
+            Metrics::count(&self.metrics().backend_errors);
+            match e.etype() {
+                ErrorType::ConnectTimedout
+                | ErrorType::ConnectRefused
+                | ErrorType::ConnectNoRoute
+                | ErrorType::ConnectError => GatewayError::new(
+                    "ServiceUnavailable",
+                    503,
+                    "the storage backend is unavailable",
+                ),
+                ErrorType::ReadTimedout | ErrorType::WriteTimedout => GatewayError::new(
+                    "ServiceUnavailable",
+                    503,
+                    "the storage backend did not answer in time",
+                ),
+                _ => GatewayError::new("BadGateway", 502, "the storage backend failed to answer"),
+            }
         });
         let code = err.status;
         if self.respond(session, ctx, &err).await.is_err() {
@@ -578,6 +631,82 @@ impl ProxyHttp for Gateway {
         FailToProxy {
             error_code: code,
             can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let record = self.audit_record(session, ctx);
+        let metrics = self.metrics();
+        metrics.request(
+            record.operation.unwrap_or("unclassified"),
+            crate::audit::decision_label(&record),
+            record.status,
+        );
+        metrics.stage(Stage::Auth, ctx.auth_time);
+        metrics.stage(Stage::Decide, ctx.decide_time);
+        if let Some(b) = ctx.backend_time {
+            metrics.stage(Stage::Backend, b);
+        }
+        if let Some(t) = ctx.started {
+            metrics.stage(Stage::Total, t.elapsed());
+        }
+        self.auditor.record(&record);
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Gateway {
+    /// The finished request as an audit record.
+    fn audit_record(&self, session: &Session, ctx: &RequestCtx) -> AuditRecord {
+        let req = session.req_header();
+        let request = ctx.request.as_ref();
+        let (decision, reason) = crate::audit::summarize(&ctx.decisions);
+        let source_ip = ctx
+            .context
+            .as_ref()
+            .and_then(|c| c.single(&crate::policy::ConditionKey::known("aws:SourceIp")))
+            .map(str::to_owned)
+            .or_else(|| {
+                session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip().to_string())
+            })
+            .unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0));
+        AuditRecord {
+            time: Timestamp(now).to_rfc3339_millis(),
+            request_id: ctx.request_id.clone(),
+            principal: ctx
+                .auth
+                .as_ref()
+                .and_then(|a| a.principal.as_user().map(|u| u.arn.clone()))
+                .unwrap_or_else(|| "anonymous".to_owned()),
+            access_key_id: ctx.auth.as_ref().and_then(|a| a.access_key_id.clone()),
+            source_ip,
+            method: req.method.to_string(),
+            path: req.uri.path().to_owned(),
+            operation: request.map(|r| r.operation),
+            bucket: request.and_then(|r| r.bucket.clone()),
+            key: request.and_then(|r| r.key.clone()),
+            actions: crate::audit::actions(&ctx.decisions),
+            decision,
+            reason,
+            generation: ctx.snapshot.as_ref().map_or(0, |s| s.generation),
+            status: session.response_written().map_or(0, |r| r.status.as_u16()),
+            error_code: ctx.error_code.clone(),
+            bytes_in: session.body_bytes_read() as u64,
+            bytes_out: session.body_bytes_sent() as u64,
+            duration_ms: ctx.started.map_or(0.0, |t| millis(t.elapsed())),
+            auth_ms: millis(ctx.auth_time),
+            decide_ms: millis(ctx.decide_time),
+            backend_ms: ctx.backend_time.map(millis),
+            shadow_decision: None,
         }
     }
 }

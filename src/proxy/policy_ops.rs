@@ -13,7 +13,6 @@ use crate::policy::{ParseOptions, PolicyKind, parse_policy};
 use crate::store::bucket_policy;
 use bytes::Bytes;
 use pingora::proxy::Session;
-use std::sync::Arc;
 
 /// The operations served here.
 pub const OPERATIONS: &[&str] = &[
@@ -77,7 +76,7 @@ impl Gateway {
             .ok_or_else(|| GatewayError::new("InvalidRequest", 400, "a bucket is required"))?;
         let operation = request.operation;
         match operation {
-            "GetBucketPolicy" => match bucket_policy::read(&self.config, &bucket) {
+            "GetBucketPolicy" => match bucket_policy::read(&self.live.config, &bucket) {
                 Ok(Some(text)) => Ok(Answer {
                     status: 200,
                     content_type: "application/json",
@@ -95,7 +94,7 @@ impl Gateway {
                 )),
             },
             "GetBucketPolicyStatus" => {
-                let snapshot = self.state.load_full();
+                let snapshot = self.live.snapshot();
                 let public = snapshot
                     .policies
                     .bucket_policy(&bucket)
@@ -141,7 +140,7 @@ impl Gateway {
                     &text,
                     &ParseOptions {
                         kind: PolicyKind::Bucket(&bucket),
-                        allow_unknown_condition_keys: self.config.allow_unknown_condition_keys,
+                        allow_unknown_condition_keys: self.live.config.allow_unknown_condition_keys,
                     },
                 )
                 .map_err(|errors| {
@@ -155,7 +154,7 @@ impl Gateway {
                             .join("; "),
                     )
                 })?;
-                if self.config.block_public_access && is_public(&parsed.policy) {
+                if self.live.config.block_public_access && is_public(&parsed.policy) {
                     return Err(GatewayError::new(
                         "AccessDenied",
                         403,
@@ -200,20 +199,15 @@ impl Gateway {
 
     /// Store or remove the policy and publish the snapshot that results, one change at a time.
     async fn change_policy(&self, bucket: &str, text: Option<String>) -> Result<(), GatewayError> {
-        let _one_at_a_time = self.policy_lock.lock().await;
-        let config = self.config.clone();
-        let generation = self.state.load().generation + 1;
+        let live = self.live.clone();
         let bucket = bucket.to_owned();
-        let loaded = tokio::task::spawn_blocking(move || {
-            bucket_policy::apply(&config, &bucket, text.as_deref(), generation)
+        let changed = tokio::task::spawn_blocking(move || {
+            live.change_bucket_policy(&bucket, text.as_deref())
         })
         .await
         .map_err(|e| GatewayError::new("InternalError", 500, format!("policy store: {e}")))?;
-        match loaded {
-            Ok(snapshot) => {
-                self.state.store(Arc::new(snapshot));
-                Ok(())
-            }
+        match changed {
+            Ok(_generation) => Ok(()),
             Err(e) => Err(GatewayError::new(
                 "InternalError",
                 500,

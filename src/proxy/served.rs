@@ -8,7 +8,7 @@
 
 use super::error::GatewayError;
 use super::policy_ops::Answer;
-use super::{Gateway, RequestCtx, now_secs};
+use super::{Gateway, RequestCtx};
 use crate::auth::checksum::Hasher;
 use crate::classify::delete::{self, escape};
 use crate::forward::client;
@@ -77,7 +77,7 @@ impl Gateway {
                 body: Bytes::new(),
             });
         }
-        let owner = escape(self.state.load().policies.organization());
+        let owner = escape(self.live.snapshot().policies.organization());
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{S3_NS}\"><Owner><ID>{owner}</ID><DisplayName>{owner}</DisplayName></Owner><AccessControlList><Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>{owner}</ID><DisplayName>{owner}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>"
         );
@@ -107,13 +107,13 @@ impl Gateway {
         let bucket = request.bucket.clone().unwrap_or_default();
         let parsed = delete::parse(&body, self.settings.literal_keys)?;
         let authorizations = delete::authorizations(&bucket, &parsed);
-        let verdict =
-            crate::decide::decide(snapshot, &auth.principal, &authorizations, base, now_secs());
+        let verdict = self.decide(snapshot, auth, &authorizations, base);
         let keep: Vec<bool> = verdict
             .decisions
             .iter()
             .map(|(_, d)| d.is_allowed())
             .collect();
+        ctx.decisions = verdict.decisions;
         let mut denied = String::new();
         for (object, _) in parsed.objects.iter().zip(&keep).filter(|(_, k)| !**k) {
             denied.push_str("<Error><Key>");

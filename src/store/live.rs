@@ -1,0 +1,144 @@
+//! The snapshot in force, behind one `ArcSwap`: requests pin the snapshot they start
+//! with; reloads (the file watcher, `PutBucketPolicy`) build a whole new one off the
+//! request path, one at a time, and publish it only when every file validated.
+
+use super::{Snapshot, bucket_policy, watch};
+use crate::admin::metrics::Metrics;
+use crate::config::Config;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// The latest reload that was rejected.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReloadError {
+    pub message: String,
+    /// The first file named by the errors, when there is one.
+    pub file: Option<String>,
+}
+
+/// What `/readyz` reports about the snapshot.
+#[derive(Clone, Debug)]
+pub struct Status {
+    pub loaded_at: SystemTime,
+    pub last_reload_error: Option<ReloadError>,
+}
+
+pub struct Live {
+    pub config: Arc<Config>,
+    current: ArcSwap<Snapshot>,
+    /// The last generation handed out.
+    generation: AtomicU64,
+    status: Mutex<Status>,
+    /// The fingerprint of the files the current snapshot was loaded from.
+    fingerprint: Mutex<u64>,
+    /// Snapshot builds run one at a time.
+    building: Mutex<()>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Live {
+    pub fn new(snapshot: Snapshot, config: Arc<Config>, metrics: Arc<Metrics>) -> Live {
+        let generation = snapshot.generation;
+        metrics.generation.store(generation, Ordering::Relaxed);
+        let fingerprint = watch::fingerprint(&config);
+        Live {
+            config,
+            current: ArcSwap::from_pointee(snapshot),
+            generation: AtomicU64::new(generation),
+            status: Mutex::new(Status {
+                loaded_at: SystemTime::now(),
+                last_reload_error: None,
+            }),
+            fingerprint: Mutex::new(fingerprint),
+            building: Mutex::new(()),
+            metrics,
+        }
+    }
+
+    /// The snapshot in force; the caller keeps it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    pub fn status(&self) -> Status {
+        match self.status.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The fingerprint of the files behind the snapshot in force.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint.lock().map_or(0, |f| *f)
+    }
+
+    fn publish(&self, snapshot: Snapshot, fingerprint: u64) {
+        self.metrics
+            .generation
+            .store(snapshot.generation, Ordering::Relaxed);
+        Metrics::count(&self.metrics.reload_successes);
+        self.current.store(Arc::new(snapshot));
+        if let Ok(mut f) = self.fingerprint.lock() {
+            *f = fingerprint;
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.loaded_at = SystemTime::now();
+            s.last_reload_error = None;
+        }
+    }
+
+    fn reject(&self, error: ReloadError) {
+        Metrics::count(&self.metrics.reload_failures);
+        tracing::error!(file = ?error.file, "policy reload rejected, the previous snapshot keeps serving: {}", error.message);
+        eprintln!(
+            "portcullis: reload rejected, the previous snapshot keeps serving: {}",
+            error.message
+        );
+        if let Ok(mut s) = self.status.lock() {
+            s.last_reload_error = Some(error);
+        }
+    }
+
+    /// Rebuild the snapshot from the files (blocking I/O: call off the request path).
+    /// Returns the new generation, or the error that kept the old snapshot in force.
+    pub fn reload(&self) -> Result<u64, ReloadError> {
+        let _one = self.building.lock();
+        // Taken before reading: a change made during the load shows as a new fingerprint.
+        let fingerprint = watch::fingerprint(&self.config);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        match Snapshot::load(&self.config, generation) {
+            Ok(snapshot) => {
+                for w in &snapshot.warnings {
+                    eprintln!("warning: {w}");
+                }
+                self.publish(snapshot, fingerprint);
+                Ok(generation)
+            }
+            Err(issues) => {
+                let error = ReloadError {
+                    file: issues.first().map(|i| i.file.display().to_string()),
+                    message: issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                };
+                self.reject(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// Store (`Some`) or remove (`None`) a bucket policy and publish the snapshot that
+    /// results; on failure nothing changes (blocking I/O: call off the request path).
+    pub fn change_bucket_policy(&self, bucket: &str, text: Option<&str>) -> Result<u64, String> {
+        let _one = self.building.lock();
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let snapshot = bucket_policy::apply(&self.config, bucket, text, generation)?;
+        let fingerprint = watch::fingerprint(&self.config);
+        self.publish(snapshot, fingerprint);
+        Ok(generation)
+    }
+}

@@ -1,0 +1,113 @@
+//! Hot reload: a thread that watches the policy directory and the identities file
+//! (`notify`, debounced) and rescans them every second as a safety net, rebuilding the
+//! snapshot when their fingerprint changes. A Kubernetes ConfigMap update (the `..data`
+//! symlink swap) changes every file's inode, so it shows in the fingerprint too.
+
+use super::live::Live;
+use crate::config::Config;
+use notify::{RecursiveMode, Watcher};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
+
+/// How long events are gathered before one reload.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+/// The safety-net rescan period (a missed event is applied within this long).
+const RESCAN: Duration = Duration::from_secs(1);
+
+/// A hash of the name, size, modification time and inode of every file the snapshot is
+/// built from: everything under the policy directory and the files beside the
+/// identities file (its secret files usually live there), symlinks followed.
+pub fn fingerprint(config: &Config) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    walk(&config.policies, true, &mut h);
+    if let Some(dir) = config.identities.parent() {
+        walk(dir, false, &mut h);
+    }
+    stat(&config.identities, &mut h);
+    h.finish()
+}
+
+fn stat(path: &Path, h: &mut impl Hasher) {
+    use std::os::unix::fs::MetadataExt;
+    path.hash(h);
+    match std::fs::metadata(path) {
+        Ok(m) => (m.len(), m.mtime(), m.mtime_nsec(), m.ino(), m.is_dir()).hash(h),
+        Err(e) => e.kind().hash(h),
+    }
+}
+
+fn walk(dir: &Path, recursive: bool, h: &mut impl Hasher) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        dir.hash(h);
+        return;
+    };
+    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        stat(&p, h);
+        // Descend as the loader reads: into visible directories, symlinked or not. A
+        // ConfigMap's hidden `..data` link is hashed (its target changes on every
+        // update) but not walked, so its files are not counted twice.
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if recursive && !hidden && p.is_dir() {
+            walk(&p, true, h);
+        }
+    }
+}
+
+/// Start the watcher thread. It runs for the life of the process.
+pub fn spawn(live: Arc<Live>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("policy-watcher".into())
+        .spawn(move || run(&live))
+        .map(|_| ())
+}
+
+fn run(live: &Live) {
+    let (tx, rx) = channel::<()>();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    });
+    // Without events the rescan still applies every change within a second or so.
+    let _watcher = watcher
+        .map_err(|e| eprintln!("portcullis: file events unavailable ({e}); rescanning only"))
+        .ok()
+        .map(|mut w| {
+            let config = &live.config;
+            let _ = w.watch(&config.policies, RecursiveMode::Recursive);
+            if let Some(dir) = config.identities.parent() {
+                let _ = w.watch(dir, RecursiveMode::NonRecursive);
+            }
+            w
+        });
+    // The fingerprint of the last rejected state, so it is reported once, not every second.
+    let mut rejected: Option<u64> = None;
+    loop {
+        match rx.recv_timeout(RESCAN) {
+            Ok(()) => {
+                std::thread::sleep(DEBOUNCE);
+                while rx.try_recv().is_ok() {}
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(RESCAN),
+        }
+        let now = fingerprint(&live.config);
+        if now == live.fingerprint() || rejected == Some(now) {
+            continue;
+        }
+        rejected = match live.reload() {
+            Ok(generation) => {
+                eprintln!("portcullis: policies reloaded as generation {generation}");
+                None
+            }
+            Err(_) => Some(now),
+        };
+    }
+}
