@@ -100,8 +100,10 @@ fn start_nginx(dir: &Path, backend: SocketAddr) -> (Child, u16) {
     (child, port)
 }
 
-fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16) {
+/// Start the gateway; returns it with its S3 port and its admin port.
+fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16, u16) {
     let port = free_port();
+    let admin = free_port();
     let threads: u32 = std::env::var("LOAD_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -111,7 +113,7 @@ fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16) {
     std::fs::write(dir.join("identities.yaml"), format!("users:\n  - name: bench\n    access_keys: [{{ id: {USER_KEY}, secret: {USER_SECRET} }}]\n")).unwrap();
     std::fs::write(
         dir.join("portcullis.yaml"),
-        format!("listen: \"127.0.0.1:{port}\"\norganization: acme\nthreads: {threads}\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\n  timeout_seconds: 120\nidentities: identities.yaml\npolicies: policies\n"),
+        format!("listen: \"127.0.0.1:{port}\"\nadmin_listen: \"127.0.0.1:{admin}\"\norganization: acme\nthreads: {threads}\nshutdown_grace_seconds: 1\nbackend:\n  endpoint: \"http://{backend}\"\n  region: us-east-1\n  access_key_id: {BACKEND_KEY}\n  secret_access_key: {BACKEND_SECRET}\n  timeout_seconds: 120\nidentities: identities.yaml\npolicies: policies\n"),
     )
     .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -121,7 +123,20 @@ fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16) {
         .spawn()
         .unwrap();
     wait_listening(port);
-    (child, port)
+    (child, port, admin)
+}
+
+/// A counter's value from the gateway's `/metrics`.
+fn metric(admin: u16, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", admin)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -384,7 +399,7 @@ fn main() {
         std::fs::create_dir_all(work.path().join("nginx")).unwrap();
         std::fs::create_dir_all(work.path().join("gateway")).unwrap();
         let (mut nginx, nginx_port) = start_nginx(&work.path().join("nginx"), backend);
-        let (mut gateway, gateway_port) = start_gateway(&work.path().join("gateway"), backend);
+        let (mut gateway, gateway_port, admin_port) = start_gateway(&work.path().join("gateway"), backend);
         let targets = [
             Target { name: "direct", port: backend.port(), key: BACKEND_KEY, secret: BACKEND_SECRET },
             Target { name: "nginx", port: nginx_port, key: BACKEND_KEY, secret: BACKEND_SECRET },
@@ -427,6 +442,14 @@ fn main() {
                 println!("{name}: portcullis / direct = {:.2} (target ≥ 0.9)", row[2] / row[0]);
             }
         }
+        let (hits, misses) = (
+            metric(admin_port, "portcullis_decision_cache_hits_total "),
+            metric(admin_port, "portcullis_decision_cache_misses_total "),
+        );
+        println!(
+            "decision cache: {hits:.0} hits, {misses:.0} misses, hit ratio {:.4}",
+            hits / (hits + misses).max(1.0)
+        );
         println!("gateway RSS: {rss_before} KiB before the large transfers, {rss_after} KiB after (peak sampled {rss_peak} KiB)");
         // SIGTERM, not SIGKILL: the nginx master then stops its workers too.
         let _ = Command::new("kill").arg("-TERM").arg(nginx.id().to_string()).status();

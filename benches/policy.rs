@@ -4,7 +4,10 @@
 //! - `decide/10000-buckets`: the same request shape with 10,000 bucket policies and
 //!   200 organization statements (≤ 2 µs, ≤ 1.2× the 10-policy figure);
 //! - `wildcard/*`: a pattern of 64 `*` against a 1 KiB key (linear, ≤ 20 µs);
-//! - `compile/10000-policies`: parsing and compiling 10,000 policies (≤ 1 s).
+//! - `compile/10000-policies`: parsing and compiling 10,000 policies (≤ 1 s);
+//! - `decide/cached`: a decision answered by the decision cache, key built from the
+//!   values the candidate policies read (≤ 200 ns median); `decide/uncached-same` is the
+//!   same request through the engine, side by side.
 //!
 //! Run: `cargo bench --bench policy`, then `python3 benches/summary.py` for the
 //! medians and the ratio.
@@ -197,5 +200,87 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
+/// A gateway snapshot loaded from files: eight team policies (conditions on the source
+/// address, TLS, `${aws:username}` and `s3:prefix`) and a bucket policy.
+fn team_snapshot(dir: &std::path::Path) -> portcullis::store::Snapshot {
+    std::fs::create_dir_all(dir.join("policies/org")).unwrap();
+    std::fs::create_dir_all(dir.join("policies/buckets")).unwrap();
+    for t in 0..8 {
+        let b = format!("bucket{t}");
+        std::fs::write(
+            dir.join(format!("policies/org/{b}.json")),
+            team_org_policy(&b),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("policies/buckets/bucket0.json"),
+        bucket_policy("bucket0"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("identities.yaml"),
+        "users:\n  - name: alice\n    arn: \"arn:aws:iam::111122223333:user/alice\"\n    access_keys: [{ id: AKIAALICE0000000001, secret: s }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("portcullis.yaml"),
+        "organization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\n",
+    )
+    .unwrap();
+    let config = portcullis::config::Config::load(&dir.join("portcullis.yaml")).unwrap();
+    portcullis::store::Snapshot::load(&config, 1).unwrap()
+}
+
+fn cached(c: &mut Criterion) {
+    use portcullis::auth::KeyStore;
+    use portcullis::decide::cache::{CacheSettings, DecisionCache};
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = team_snapshot(dir.path());
+    let (alice, _) = snapshot.lookup("AKIAALICE0000000001").unwrap();
+    let authorization = portcullis::classify::Authorization {
+        action: Action::from_name("s3:GetObject").unwrap(),
+        resource: "arn:aws:s3:::bucket0/alice/report.csv".into(),
+    };
+    let ctx = request_context(&alice, &authorization.resource);
+    let cache = DecisionCache::new(
+        CacheSettings {
+            max_entries: 10_000,
+            ttl: std::time::Duration::from_secs(300),
+        },
+        std::sync::Arc::new(portcullis::admin::metrics::Metrics::default()),
+    )
+    .unwrap();
+    let engine = || {
+        snapshot.policies.decide(&Request {
+            principal: &alice,
+            action: authorization.action,
+            resource: &authorization.resource,
+            context: &ctx,
+        })
+    };
+    assert!(
+        engine().is_allowed(),
+        "the benchmark request must be allowed"
+    );
+    // The first request fills the cache; every measured one is a hit.
+    cache.get_or_decide(&snapshot, &alice, &authorization, &ctx, engine);
+    let mut group = c.benchmark_group("decide");
+    group.bench_function("cached", |b| {
+        b.iter(|| {
+            black_box(cache.get_or_decide(
+                &snapshot,
+                &alice,
+                black_box(&authorization),
+                &ctx,
+                || panic!("the cache must answer after the first request"),
+            ))
+        })
+    });
+    group.bench_function("uncached-same", |b| b.iter(|| black_box(engine())));
+    group.finish();
+}
+
 criterion_group!(benches, decide, wildcard, compile);
-criterion_main!(benches);
+criterion_group!(cache_benches, cached);
+criterion_main!(benches, cache_benches);

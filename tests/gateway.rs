@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, free_port, spawn, start_backend};
+use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, client, free_port, raw, spawn, start_backend};
 
 const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminsEverything","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"},
@@ -53,33 +53,6 @@ fn start_gateway_with(backend: SocketAddr, grace: u64) -> Gateway {
     )
     .unwrap();
     spawn(dir, port)
-}
-
-fn client(port: u16, key: &str, secret: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
-/// A raw HTTP/1.1 request: (status, headers+body text).
-fn raw(port: u16, request: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

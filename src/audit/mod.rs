@@ -87,7 +87,7 @@ pub struct AuditRecord {
 /// refused authorization's, else (all allowed) the first authorization's most specific
 /// allowing statement.
 pub fn summarize(
-    decisions: &[(Authorization, Decision)],
+    decisions: &[(Authorization, Arc<Decision>)],
 ) -> (Option<Outcome>, Option<ReasonRecord>) {
     if decisions.is_empty() {
         return (None, None);
@@ -105,7 +105,7 @@ pub fn summarize(
 }
 
 /// The actions of a request with their decisions.
-pub fn actions(decisions: &[(Authorization, Decision)]) -> Vec<ActionRecord> {
+pub fn actions(decisions: &[(Authorization, Arc<Decision>)]) -> Vec<ActionRecord> {
     decisions
         .iter()
         .map(|(a, d)| ActionRecord {

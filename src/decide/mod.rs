@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// The decisions of one request, one per authorization.
 #[derive(Debug)]
 pub struct Verdict {
-    pub decisions: Vec<(Authorization, Decision)>,
+    pub decisions: Vec<(Authorization, Arc<Decision>)>,
 }
 
 impl Verdict {
@@ -24,7 +24,7 @@ impl Verdict {
     }
 
     /// The first authorization that was not allowed.
-    pub fn denied(&self) -> Option<&(Authorization, Decision)> {
+    pub fn denied(&self) -> Option<&(Authorization, Arc<Decision>)> {
         self.decisions.iter().find(|(_, d)| !d.is_allowed())
     }
 }
@@ -54,7 +54,7 @@ pub fn decide(
             };
             let d = match cache {
                 Some(c) => c.get_or_decide(snapshot, principal, a, &ctx, engine),
-                None => engine(),
+                None => Arc::new(engine()),
             };
             (a.clone(), d)
         })

@@ -53,6 +53,20 @@ pub struct Reads {
 }
 
 impl Reads {
+    /// Several policies' reads together, each key once.
+    pub fn union<'a>(all: impl Iterator<Item = &'a Reads>) -> Reads {
+        let mut out = Reads::default();
+        for r in all {
+            out.time |= r.time;
+            for k in &r.keys {
+                if !out.keys.contains(k) {
+                    out.keys.push(k.clone());
+                }
+            }
+        }
+        out
+    }
+
     fn of(policy: &Policy) -> Reads {
         let mut keys: Vec<ConditionKey> = Vec::new();
         let mut add = |k: &ConditionKey| {

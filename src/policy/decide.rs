@@ -4,7 +4,7 @@
 //! AWS reference: <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>.
 
 use super::catalog::{Action, ConditionKey};
-use super::compile::{CompiledPolicy, CompiledStatement, Layer, Target, Truth, compile};
+use super::compile::{CompiledPolicy, CompiledStatement, Layer, Reads, Target, Truth, compile};
 use super::context::Context;
 use super::evaluate::conditions_hold;
 use super::index::{FastMap, OrgIndex};
@@ -88,6 +88,8 @@ pub struct PolicySet {
     organization: Arc<str>,
     org: Vec<CompiledPolicy>,
     org_index: OrgIndex,
+    /// What the organization policies read, together (for decision-cache keys).
+    org_reads: Reads,
     identity: Vec<CompiledPolicy>,
     identity_by_name: HashMap<String, usize>,
     buckets: FastMap<String, Arc<CompiledPolicy>>,
@@ -109,6 +111,7 @@ impl PolicySet {
             .map(|(name, p)| compile(&format!("org/{name}"), Layer::Org, p))
             .collect();
         let org_index = OrgIndex::build(&org);
+        let org_reads = Reads::union(org.iter().map(|p| &p.reads));
         let mut identity_by_name = HashMap::new();
         let identity = identity
             .into_iter()
@@ -130,6 +133,7 @@ impl PolicySet {
             organization: organization.into(),
             org,
             org_index,
+            org_reads,
             identity,
             identity_by_name,
             buckets,
@@ -151,6 +155,11 @@ impl PolicySet {
 
     pub fn org_policies(&self) -> &[CompiledPolicy] {
         &self.org
+    }
+
+    /// What the organization policies read, deduplicated.
+    pub fn org_reads(&self) -> &Reads {
+        &self.org_reads
     }
 
     pub fn identity_policies(&self) -> &[CompiledPolicy] {

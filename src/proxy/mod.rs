@@ -65,7 +65,7 @@ pub struct RequestCtx {
     backend_sent: Option<Instant>,
     backend_time: Option<Duration>,
     /// Every authorization decided, with its decision (DeleteObjects: each key).
-    decisions: Vec<(Authorization, Decision)>,
+    decisions: Vec<(Authorization, Arc<Decision>)>,
     /// The S3 error code of a refusal the gateway wrote itself.
     error_code: Option<String>,
     auth: Option<Authenticated>,
