@@ -432,3 +432,68 @@ async fn explained_denials_name_the_layer_and_statement() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_policies_are_evaluated_beside_and_never_enforce() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    // The candidate revokes bob's read; the enforced set still grants it.
+    let (gw, admin) = gateway(
+        backend,
+        "",
+        &[
+            ("policies/org/base.json", org_policy(true)),
+            ("policies/shadow/org/base.json", org_policy(false)),
+        ],
+    );
+    seed(gw.port).await;
+    let bob = client(gw.port, BOB.0, BOB.1);
+    let got = bob
+        .get_object()
+        .bucket("shared")
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    let r = audit_record(gw.dir.path(), got.request_id().unwrap()).await;
+    assert_eq!(r["decision"], "allow", "shadow policies never enforce");
+    assert_eq!(r["shadow_decision"], "implicit_deny");
+    // Alice is decided the same way by both sets: no shadow decision recorded.
+    let alice = client(gw.port, ALICE.0, ALICE.1);
+    let head = alice
+        .head_object()
+        .bucket("shared")
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    let r = audit_record(gw.dir.path(), head.request_id().unwrap()).await;
+    assert_eq!(r["decision"], "allow");
+    assert!(r.get("shadow_decision").is_none(), "{r}");
+    assert_eq!(metric(admin, "portcullis_shadow_differences_total"), 1.0);
+
+    // The candidate is hot-reloaded like the rest: once it matches, no more differences.
+    write(
+        &gw.dir.path().join("policies/shadow/org/base.json"),
+        &org_policy(true),
+    );
+    let started = Instant::now();
+    loop {
+        let got = bob
+            .get_object()
+            .bucket("shared")
+            .key("doc.txt")
+            .send()
+            .await
+            .unwrap();
+        let r = audit_record(gw.dir.path(), got.request_id().unwrap()).await;
+        if r.get("shadow_decision").is_none() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the shadow edit was not applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -8,7 +8,7 @@ use cache::DecisionCache;
 
 use crate::classify::Authorization;
 use crate::classify::context::authorization_context;
-use crate::policy::{Context, Decision, Principal, Request};
+use crate::policy::{Context, Decision, PolicySet, Principal, Request};
 use crate::store::Snapshot;
 use std::sync::Arc;
 
@@ -38,7 +38,50 @@ pub fn decide(
     now: i64,
     cache: Option<&DecisionCache>,
 ) -> Verdict {
-    let policies = &snapshot.policies;
+    each(
+        &snapshot.policies,
+        principal,
+        authorizations,
+        base,
+        now,
+        |a, ctx, engine| match cache {
+            Some(c) => c.get_or_decide(snapshot, principal, a, ctx, engine),
+            None => Arc::new(engine()),
+        },
+    )
+}
+
+/// Decide the same authorizations with the snapshot's shadow policies, when it has
+/// any (uncached: shadow decisions are for comparison only).
+pub fn decide_shadow(
+    snapshot: &Snapshot,
+    principal: &Arc<Principal>,
+    authorizations: &[Authorization],
+    base: &Context,
+    now: i64,
+) -> Option<Verdict> {
+    let shadow = snapshot.shadow.as_ref()?;
+    let principal = shadow.principal(snapshot, principal);
+    Some(each(
+        &shadow.policies,
+        &principal,
+        authorizations,
+        base,
+        now,
+        |_, _, engine| Arc::new(engine()),
+    ))
+}
+
+/// Build each authorization's condition context and decide it through `through`, which
+/// is handed the engine call.
+fn each(
+    policies: &PolicySet,
+    principal: &Arc<Principal>,
+    authorizations: &[Authorization],
+    base: &Context,
+    now: i64,
+    through: impl Fn(&Authorization, &Context, &dyn Fn() -> Decision) -> Arc<Decision>,
+) -> Verdict {
     let organization = policies.organization();
     let decisions = authorizations
         .iter()
@@ -52,11 +95,7 @@ pub fn decide(
                     context: &ctx,
                 })
             };
-            let d = match cache {
-                Some(c) => c.get_or_decide(snapshot, principal, a, &ctx, engine),
-                None => Arc::new(engine()),
-            };
-            (a.clone(), d)
+            (a.clone(), through(a, &ctx, &engine))
         })
         .collect();
     Verdict { decisions }

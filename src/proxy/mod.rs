@@ -66,6 +66,8 @@ pub struct RequestCtx {
     backend_time: Option<Duration>,
     /// Every authorization decided, with its decision (DeleteObjects: each key).
     decisions: Vec<(Authorization, Arc<Decision>)>,
+    /// The shadow policies' decision, when it differs from the enforced one.
+    shadow_decision: Option<crate::policy::Outcome>,
     /// The S3 error code of a refusal the gateway wrote itself.
     error_code: Option<String>,
     auth: Option<Authenticated>,
@@ -119,6 +121,31 @@ impl Gateway {
 
     fn metrics(&self) -> &Metrics {
         &self.live.metrics
+    }
+
+    /// The shadow policies' decision of the same authorizations, when it differs from
+    /// the enforced one (counted in the metrics; recorded in the audit record).
+    pub(super) fn shadow(
+        &self,
+        snapshot: &Snapshot,
+        auth: &Authenticated,
+        authorizations: &[Authorization],
+        context: &crate::policy::Context,
+        enforced: &crate::decide::Verdict,
+    ) -> Option<crate::policy::Outcome> {
+        let shadow = crate::decide::decide_shadow(
+            snapshot,
+            &auth.principal,
+            authorizations,
+            context,
+            now_secs(),
+        )?;
+        let (theirs, _) = crate::audit::summarize(&shadow.decisions);
+        let (ours, _) = crate::audit::summarize(&enforced.decisions);
+        (theirs != ours).then(|| {
+            Metrics::count(&self.metrics().shadow_differences);
+            theirs
+        })?
     }
 
     /// Decide authorizations with the request's snapshot, through the cache.
@@ -204,6 +231,8 @@ impl Gateway {
         let verdict = self.decide(&snapshot, &auth, &request.authorizations, &base);
         ctx.decide_time = decide_started.elapsed();
         ctx.decisions.clone_from(&verdict.decisions);
+        ctx.shadow_decision =
+            self.shadow(&snapshot, &auth, &request.authorizations, &base, &verdict);
         // DeleteObjects is decided key by key once its body is read.
         if request.operation != "DeleteObjects" && !verdict.allowed() {
             let mut denied = GatewayError::access_denied();
@@ -706,7 +735,7 @@ impl Gateway {
             auth_ms: millis(ctx.auth_time),
             decide_ms: millis(ctx.decide_time),
             backend_ms: ctx.backend_time.map(millis),
-            shadow_decision: None,
+            shadow_decision: ctx.shadow_decision,
         }
     }
 }

@@ -108,12 +108,14 @@ impl Gateway {
         let parsed = delete::parse(&body, self.settings.literal_keys)?;
         let authorizations = delete::authorizations(&bucket, &parsed);
         let verdict = self.decide(snapshot, auth, &authorizations, base);
+        let shadow = self.shadow(snapshot, auth, &authorizations, base, &verdict);
         let keep: Vec<bool> = verdict
             .decisions
             .iter()
             .map(|(_, d)| d.is_allowed())
             .collect();
         ctx.decisions = verdict.decisions;
+        ctx.shadow_decision = shadow;
         let mut denied = String::new();
         for (object, _) in parsed.objects.iter().zip(&keep).filter(|(_, k)| !**k) {
             denied.push_str("<Error><Key>");

@@ -3,7 +3,7 @@
 //! the whole load, with every error listed.
 
 use crate::auth::KeyStore;
-use crate::auth::identity::IdentityFile;
+use crate::auth::identity::{IdentityFile, UserSpec};
 use crate::auth::secret::Secret;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::config::Config;
@@ -27,6 +27,30 @@ pub struct Snapshot {
     pub warnings: Vec<FileIssue>,
     /// Derived SigV4 signing keys of this snapshot's secrets.
     pub signing_keys: SigningKeyCache,
+    /// The candidate policy set of `policies/shadow/`, when there is one.
+    pub shadow: Option<Shadow>,
+}
+
+/// Shadow policies: `policies/shadow/` laid over `policies/` (a file there replaces or
+/// adds the file of the same layer and name; everything else is shared), evaluated
+/// beside the enforced set and never enforcing.
+#[derive(Debug)]
+pub struct Shadow {
+    pub policies: PolicySet,
+    /// The users with their identity policies resolved in the shadow set, in the
+    /// order of [`Snapshot::users`].
+    users: Vec<Arc<Principal>>,
+}
+
+impl Shadow {
+    /// The shadow counterpart of a principal of the snapshot.
+    pub fn principal(&self, snapshot: &Snapshot, p: &Arc<Principal>) -> Arc<Principal> {
+        p.as_user()
+            .and_then(|u| snapshot.by_arn.get(&u.arn))
+            .and_then(|i| self.users.get(*i))
+            .cloned()
+            .unwrap_or_else(|| p.clone())
+    }
 }
 
 impl KeyStore for Snapshot {
@@ -36,6 +60,7 @@ impl KeyStore for Snapshot {
 }
 
 /// What was read from the policy directory.
+#[derive(Clone)]
 struct PolicyFiles {
     org: Vec<(String, Policy)>,
     identity: Vec<(String, Policy)>,
@@ -56,26 +81,56 @@ impl Snapshot {
             &mut errors,
             &mut warnings,
         );
+        let shadow_dir = config.policies.join("shadow");
+        let shadow_files = shadow_dir.is_dir().then(|| {
+            let overlay = load_policy_dir(
+                &shadow_dir,
+                config.allow_unknown_condition_keys,
+                &mut errors,
+                &mut warnings,
+            );
+            files.clone().overlaid(overlay)
+        });
         if let Some(ids) = &identities {
             check_attachments(&config.identities, ids, &files, &mut errors);
         }
         let (Some(identities), true) = (identities, errors.is_empty()) else {
             return Err(errors);
         };
-        let policies = PolicySet::new(
-            config.evaluation,
-            &config.organization,
-            files.org,
-            files.identity,
-            files.buckets,
-        );
-        Ok(Snapshot::assemble(
+        let set = |f: PolicyFiles| {
+            PolicySet::new(
+                config.evaluation,
+                &config.organization,
+                f.org,
+                f.identity,
+                f.buckets,
+            )
+        };
+        let shadow = shadow_files.map(|f| {
+            let policies = set(f);
+            let users = identities
+                .users
+                .iter()
+                .map(|spec| {
+                    Arc::new(Principal::User(user_of(
+                        spec,
+                        &identities,
+                        &policies,
+                        &config.organization,
+                    )))
+                })
+                .collect();
+            Shadow { policies, users }
+        });
+        let mut snapshot = Snapshot::assemble(
             generation,
-            policies,
+            set(files),
             identities,
             &config.organization,
             warnings,
-        ))
+        );
+        snapshot.shadow = shadow;
+        Ok(snapshot)
     }
 
     fn assemble(
@@ -88,21 +143,12 @@ impl Snapshot {
         let mut users = Vec::new();
         let (mut by_name, mut by_arn, mut access_keys) =
             (HashMap::new(), HashMap::new(), HashMap::new());
-        for spec in ids.users {
-            let org = spec.org.as_deref().unwrap_or(organization);
-            let mut user = User::new(&spec.name, spec.id.as_deref(), spec.arn.as_deref(), org);
-            let group_policies = spec
-                .groups
-                .iter()
-                .filter_map(|g| ids.groups.iter().find(|x| x.name == *g))
-                .flat_map(|g| g.policies.iter());
-            for name in spec.policies.iter().chain(group_policies) {
-                if let Some(i) = policies.identity_index(name)
-                    && !user.policies.contains(&i)
-                {
-                    user.policies.push(i);
-                }
-            }
+        let built: Vec<User> = ids
+            .users
+            .iter()
+            .map(|spec| user_of(spec, &ids, &policies, organization))
+            .collect();
+        for (spec, user) in ids.users.into_iter().zip(built) {
             let index = users.len();
             by_name.insert(user.name.clone(), index);
             by_arn.insert(user.arn.clone(), index);
@@ -121,6 +167,7 @@ impl Snapshot {
             access_keys,
             warnings,
             signing_keys: SigningKeyCache::default(),
+            shadow: None,
         }
     }
 
@@ -141,6 +188,43 @@ impl Snapshot {
 
     pub fn users(&self) -> &[Arc<Principal>] {
         &self.users
+    }
+}
+
+/// A user of the identities file with its identity policies (its own, then its
+/// groups') resolved in `policies`.
+fn user_of(spec: &UserSpec, ids: &IdentityFile, policies: &PolicySet, organization: &str) -> User {
+    let org = spec.org.as_deref().unwrap_or(organization);
+    let mut user = User::new(&spec.name, spec.id.as_deref(), spec.arn.as_deref(), org);
+    let group_policies = spec
+        .groups
+        .iter()
+        .filter_map(|g| ids.groups.iter().find(|x| x.name == *g))
+        .flat_map(|g| g.policies.iter());
+    for name in spec.policies.iter().chain(group_policies) {
+        if let Some(i) = policies.identity_index(name)
+            && !user.policies.contains(&i)
+        {
+            user.policies.push(i);
+        }
+    }
+    user
+}
+
+impl PolicyFiles {
+    /// These files with `overlay`'s laid over them: same layer and name replaces.
+    fn overlaid(mut self, overlay: PolicyFiles) -> PolicyFiles {
+        for (mine, theirs) in [
+            (&mut self.org, overlay.org),
+            (&mut self.identity, overlay.identity),
+            (&mut self.buckets, overlay.buckets),
+        ] {
+            for (name, policy) in theirs {
+                mine.retain(|(n, _)| *n != name);
+                mine.push((name, policy));
+            }
+        }
+        self
     }
 }
 
