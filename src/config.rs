@@ -228,13 +228,18 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
             .unwrap_or_default(),
         None => Audit::default(),
     };
-    if let Some(e) = &audit.otlp_endpoint
-        && !(e.starts_with("http://") || e.starts_with("https://"))
-    {
-        r.error(
-            "audit.otlp_endpoint",
-            format!("`{e}` is not an http(s) URL"),
-        );
+    if let Some(e) = &audit.otlp_endpoint {
+        if e.starts_with("https://") {
+            r.error(
+                "audit.otlp_endpoint",
+                format!("`{e}`: TLS to the collector is not built in; send to a local collector over http://"),
+            );
+        } else if !e.starts_with("http://") {
+            r.error(
+                "audit.otlp_endpoint",
+                format!("`{e}` is not an http:// URL"),
+            );
+        }
     }
     let explain_denials = r.bool(map, "", "explain_denials").unwrap_or(false);
     let decision_cache = match map.get("decision_cache") {

@@ -4,6 +4,8 @@
 //! never blocks a request: lines go through a bounded queue to a writer thread, and a
 //! full queue drops the record and counts the drop. Never a secret or a signature.
 
+pub mod otlp;
+
 use crate::admin::metrics::Metrics;
 use crate::classify::Authorization;
 use crate::config::Audit as AuditConfig;
@@ -81,6 +83,9 @@ pub struct AuditRecord {
     pub backend_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadow_decision: Option<Outcome>,
+    /// When the request ended (the `time` field, as a clock value for spans).
+    #[serde(skip)]
+    pub ended: std::time::SystemTime,
 }
 
 /// The request's decision as a whole and the statement that decided it: the first
@@ -119,6 +124,7 @@ pub fn actions(decisions: &[(Authorization, Arc<Decision>)]) -> Vec<ActionRecord
 /// Where records go.
 pub struct Auditor {
     log: Option<SyncSender<String>>,
+    otlp: Option<otlp::OtlpQueue>,
     metrics: Arc<Metrics>,
 }
 
@@ -153,13 +159,22 @@ impl Auditor {
                 Some(tx)
             }
         };
-        Ok(Auditor { log, metrics })
+        let otlp = match config.otlp_endpoint.as_deref() {
+            Some(endpoint) => Some(otlp::start(endpoint, metrics.clone())?),
+            None => None,
+        };
+        Ok(Auditor { log, otlp, metrics })
     }
 
     /// Emit the record: a span for the tracing subscriber (and OpenTelemetry), and a
     /// JSON line when a log is configured. Never blocks.
     pub fn record(&self, r: &AuditRecord) {
         emit_span(r);
+        if let Some(q) = &self.otlp
+            && !q.offer(r)
+        {
+            Metrics::count(&self.metrics.audit_dropped);
+        }
         if let Some(tx) = &self.log {
             let Ok(line) = serde_json::to_string(r) else {
                 return;
@@ -188,7 +203,7 @@ fn write_lines(rx: &Receiver<String>, out: Box<dyn Write + Send>) {
     }
 }
 
-fn outcome_name(o: Option<Outcome>) -> &'static str {
+pub(crate) fn outcome_name(o: Option<Outcome>) -> &'static str {
     match o {
         Some(Outcome::Allow) => "allow",
         Some(Outcome::ExplicitDeny) => "explicit_deny",

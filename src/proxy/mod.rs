@@ -705,7 +705,8 @@ impl Gateway {
                     .map(|a| a.ip().to_string())
             })
             .unwrap_or_default();
-        let now = SystemTime::now()
+        let ended = SystemTime::now();
+        let now = ended
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0));
         AuditRecord {
@@ -736,6 +737,7 @@ impl Gateway {
             decide_ms: millis(ctx.decide_time),
             backend_ms: ctx.backend_time.map(millis),
             shadow_decision: ctx.shadow_decision,
+            ended,
         }
     }
 }
