@@ -30,6 +30,8 @@ pub struct Config {
     /// Denials say which layer and statement decided (reveals policy structure).
     pub explain_denials: bool,
     pub decision_cache: DecisionCache,
+    /// Bucket policies kept in a bucket of the backend instead of `policies/buckets/`.
+    pub policy_store: Option<PolicyStore>,
     /// Worker threads of the proxy service.
     pub threads: usize,
     /// How long in-flight requests may run on after SIGTERM.
@@ -57,6 +59,14 @@ pub enum Backend {
     },
     /// A backend embedded in the process, for local trials.
     Embedded { dir: PathBuf, literal_keys: bool },
+}
+
+/// `policy_store: { backend: { bucket, poll_seconds } }`: bucket policies as objects
+/// `buckets/<bucket>.json` in `bucket` on the backend, shared by every replica.
+#[derive(Clone, Debug)]
+pub struct PolicyStore {
+    pub bucket: String,
+    pub poll_seconds: u64,
 }
 
 /// `decision_cache: { max_entries, ttl_seconds }`; `max_entries: 0` turns it off.
@@ -99,6 +109,7 @@ const TOP_KEYS: &[&str] = &[
     "audit",
     "explain_denials",
     "decision_cache",
+    "policy_store",
     "threads",
     "shutdown_grace_seconds",
 ];
@@ -262,6 +273,34 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
     if decision_cache.ttl_seconds == 0 {
         r.error("decision_cache.ttl_seconds", "must be at least 1");
     }
+    let policy_store = map.get("policy_store").and_then(|ps| {
+        let psm = r.object("policy_store", ps, &["backend"])?;
+        let Some(b) = psm.get("backend") else {
+            r.error("policy_store", "missing required key `backend`");
+            return None;
+        };
+        let bm = r.object("policy_store.backend", b, &["bucket", "poll_seconds"])?;
+        let bucket = r.required_string(bm, "policy_store.backend", "bucket")?;
+        if !crate::store::snapshot::is_bucket_name(&bucket) {
+            r.error(
+                "policy_store.backend.bucket",
+                format!("`{bucket}` is not a valid bucket name"),
+            );
+        }
+        let poll_seconds = r
+            .u64(bm, "policy_store.backend", "poll_seconds")
+            .unwrap_or(5);
+        if !(1..=3600).contains(&poll_seconds) {
+            r.error(
+                "policy_store.backend.poll_seconds",
+                "must be between 1 and 3600",
+            );
+        }
+        Some(PolicyStore {
+            bucket,
+            poll_seconds,
+        })
+    });
     let threads = r.u64(map, "", "threads").unwrap_or(2);
     if !(1..=256).contains(&threads) {
         r.error("threads", "must be between 1 and 256");
@@ -286,6 +325,7 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
         audit,
         explain_denials,
         decision_cache,
+        policy_store,
         threads: usize::try_from(threads).unwrap_or(2),
         shutdown_grace_seconds,
     })

@@ -7,6 +7,7 @@ use crate::config::{Backend as BackendConfig, Config};
 use crate::decide::cache::{CacheSettings, DecisionCache};
 use crate::forward::Backend;
 use crate::proxy::{Gateway, Settings};
+use crate::store::remote::{self, RemoteStore, Stored};
 use crate::store::{Live, Snapshot, watch};
 use anyhow::{Context as _, anyhow, bail};
 use pingora::prelude::*;
@@ -52,13 +53,31 @@ fn joined<T: std::fmt::Display>(issues: &[T]) -> anyhow::Error {
     anyhow!("{}", lines.join("\n"))
 }
 
+/// Create the store bucket if needed and read every stored bucket policy, before the
+/// gateway serves: it never starts with a partial policy set.
+fn first_read(store: &RemoteStore) -> anyhow::Result<Stored> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        store
+            .ensure_bucket()
+            .await
+            .map_err(|e| anyhow!("policy store: {e}"))?;
+        let stored = store
+            .refresh(&Stored::new())
+            .await
+            .map_err(|e| anyhow!("policy store: {e}"))?;
+        Ok(stored.unwrap_or_default())
+    })
+}
+
 /// Run the gateway; returns only on a start-up error.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|issues| joined(&issues))?;
-    let snapshot = Snapshot::load(&config, 1).map_err(|issues| joined(&issues))?;
-    for w in &snapshot.warnings {
-        eprintln!("warning: {w}");
-    }
+    // Checked before the backend is resolved: a bad file is reported even when the
+    // backend is down.
+    Snapshot::load(&config, 1).map_err(|issues| joined(&issues))?;
     let (backend, literal_keys, timeout) = match &config.backend {
         BackendConfig::Remote {
             endpoint,
@@ -98,6 +117,35 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             (backend, *literal_keys, Duration::from_secs(30))
         }
     };
+    let remote = match &config.policy_store {
+        Some(ps) => {
+            let store = RemoteStore {
+                backend: backend.clone(),
+                bucket: ps.bucket.clone(),
+                poll: Duration::from_secs(ps.poll_seconds),
+                timeout,
+            };
+            let stored = first_read(&store)?;
+            eprintln!(
+                "portcullis: {} bucket policies from the policy store bucket `{}`",
+                stored.len(),
+                store.bucket
+            );
+            Some((store, stored))
+        }
+        None => None,
+    };
+    let texts = remote.as_ref().map(|(_, stored)| {
+        stored
+            .iter()
+            .map(|(b, (_, t))| (b.clone(), t.clone()))
+            .collect()
+    });
+    let snapshot =
+        Snapshot::load_from(&config, 1, texts.as_ref()).map_err(|issues| joined(&issues))?;
+    for w in &snapshot.warnings {
+        eprintln!("warning: {w}");
+    }
     let settings = Settings {
         region: config.region.clone(),
         sigv2: config.sigv2,
@@ -125,8 +173,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         metrics.clone(),
     );
     let admin_listen = config.admin_listen;
-    let live = Arc::new(Live::new(snapshot, Arc::new(config), metrics));
+    let live = Arc::new(Live::new(snapshot, Arc::new(config), metrics, remote));
     watch::spawn(live.clone())?;
+    if let Some(store) = &live.remote {
+        remote::spawn_poller(live.clone(), store.clone())?;
+    }
     if let Some(addr) = admin_listen {
         crate::admin::start(addr, live.clone(), backend.addr)?;
         eprintln!("portcullis: admin endpoints on {addr}");

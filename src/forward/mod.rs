@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 /// The backend as the forwarder needs it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Backend {
     pub addr: SocketAddr,
     /// `host[:port]` for the Host header.

@@ -52,6 +52,8 @@ pub struct Gateway {
     cache: Option<DecisionCache>,
     auditor: Auditor,
     ids: AtomicU64,
+    /// Changes to the shared policy store are made one at a time.
+    store_lock: tokio::sync::Mutex<()>,
 }
 
 /// What one request carries through the phases.
@@ -116,6 +118,7 @@ impl Gateway {
             cache,
             auditor,
             ids: AtomicU64::new(seed),
+            store_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -214,6 +217,11 @@ impl Gateway {
             snapshot.policies.mode(),
             self.settings.literal_keys,
         )?;
+        if self.touches_store(&request) {
+            ctx.auth = Some(auth);
+            ctx.request = Some(request);
+            return Err(GatewayError::access_denied());
+        }
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -252,6 +260,19 @@ impl Gateway {
         ctx.auth = Some(auth);
         ctx.request = Some(request);
         Ok(())
+    }
+
+    /// Does the request name the policy store bucket (as its bucket or copy source)?
+    /// Clients never reach it, whatever the policies say.
+    fn touches_store(&self, request: &S3Request) -> bool {
+        let Some(store) = &self.live.remote else {
+            return false;
+        };
+        request.bucket.as_deref() == Some(store.bucket.as_str())
+            || request
+                .copy_source
+                .as_ref()
+                .is_some_and(|c| c.bucket == store.bucket)
     }
 
     /// May the principal learn that an object key does not exist? Only with

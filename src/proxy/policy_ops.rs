@@ -11,6 +11,7 @@ use crate::policy::model::{BaseOperator, Effect, Policy, PrincipalValue, SetQual
 use crate::policy::parse::MAX_BUCKET_POLICY_BYTES;
 use crate::policy::{ParseOptions, PolicyKind, parse_policy};
 use crate::store::bucket_policy;
+use crate::store::remote::RemoteStore;
 use bytes::Bytes;
 use pingora::proxy::Session;
 
@@ -76,7 +77,7 @@ impl Gateway {
             .ok_or_else(|| GatewayError::new("InvalidRequest", 400, "a bucket is required"))?;
         let operation = request.operation;
         match operation {
-            "GetBucketPolicy" => match bucket_policy::read(&self.live.config, &bucket) {
+            "GetBucketPolicy" => match self.stored_policy(&bucket) {
                 Ok(Some(text)) => Ok(Answer {
                     status: 200,
                     content_type: "application/json",
@@ -198,7 +199,18 @@ impl Gateway {
     }
 
     /// Store or remove the policy and publish the snapshot that results, one change at a time.
+    /// A bucket's policy text as stored (the shared store's copy, or the file).
+    fn stored_policy(&self, bucket: &str) -> std::io::Result<Option<String>> {
+        match self.live.stored() {
+            Some(stored) => Ok(stored.get(bucket).map(|(_, text)| text.clone())),
+            None => bucket_policy::read(&self.live.config, bucket),
+        }
+    }
+
     async fn change_policy(&self, bucket: &str, text: Option<String>) -> Result<(), GatewayError> {
+        if let Some(store) = &self.live.remote {
+            return self.change_stored_policy(store, bucket, text).await;
+        }
         let live = self.live.clone();
         let bucket = bucket.to_owned();
         let changed = tokio::task::spawn_blocking(move || {
@@ -213,6 +225,47 @@ impl Gateway {
                 500,
                 format!("the policies did not reload; nothing was changed: {e}"),
             )),
+        }
+    }
+
+    /// The shared store: write the object, then publish; if the result does not load,
+    /// put the previous object back so no replica picks the change up.
+    async fn change_stored_policy(
+        &self,
+        store: &RemoteStore,
+        bucket: &str,
+        text: Option<String>,
+    ) -> Result<(), GatewayError> {
+        let unavailable = |e: String| {
+            GatewayError::new(
+                "ServiceUnavailable",
+                503,
+                format!("the policy store is unavailable; nothing was changed: {e}"),
+            )
+        };
+        let _one_at_a_time = self.store_lock.lock().await;
+        let previous = store.get(bucket).await.map_err(unavailable)?;
+        store
+            .set(bucket, text.as_deref())
+            .await
+            .map_err(unavailable)?;
+        let live = self.live.clone();
+        let (b, t) = (bucket.to_owned(), text.clone());
+        let changed = tokio::task::spawn_blocking(move || live.change_stored(&b, t.as_deref()))
+            .await
+            .map_err(|e| GatewayError::new("InternalError", 500, format!("policy store: {e}")))?;
+        match changed {
+            Ok(_generation) => Ok(()),
+            Err(e) => {
+                let restored = store.set(bucket, previous.as_deref()).await;
+                let mut message = format!("the policies did not reload; nothing was changed: {e}");
+                if let Err(r) = restored {
+                    message.push_str(&format!(
+                        " (and the previous policy could not be restored: {r})"
+                    ));
+                }
+                Err(GatewayError::new("InternalError", 500, message))
+            }
         }
     }
 }

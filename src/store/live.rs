@@ -2,10 +2,13 @@
 //! with; reloads (the file watcher, `PutBucketPolicy`) build a whole new one off the
 //! request path, one at a time, and publish it only when every file validated.
 
+use super::remote::{RemoteStore, Stored};
 use super::{Snapshot, bucket_policy, watch};
 use crate::admin::metrics::Metrics;
 use crate::config::Config;
+use crate::yaml::FileIssue;
 use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -36,10 +39,23 @@ pub struct Live {
     /// Snapshot builds run one at a time.
     building: Mutex<()>,
     pub metrics: Arc<Metrics>,
+    /// The shared policy store, when bucket policies live in the backend.
+    pub remote: Option<RemoteStore>,
+    /// The bucket policies last read from the store (with `remote`).
+    stored: Mutex<Option<Stored>>,
 }
 
 impl Live {
-    pub fn new(snapshot: Snapshot, config: Arc<Config>, metrics: Arc<Metrics>) -> Live {
+    pub fn new(
+        snapshot: Snapshot,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        remote: Option<(RemoteStore, Stored)>,
+    ) -> Live {
+        let (remote, stored) = match remote {
+            Some((r, s)) => (Some(r), Some(s)),
+            None => (None, None),
+        };
         let generation = snapshot.generation;
         metrics.generation.store(generation, Ordering::Relaxed);
         let fingerprint = watch::fingerprint(&config);
@@ -54,7 +70,69 @@ impl Live {
             fingerprint: Mutex::new(fingerprint),
             building: Mutex::new(()),
             metrics,
+            remote,
+            stored: Mutex::new(stored),
         }
+    }
+
+    /// The bucket policies last read from the shared store (`None` without one).
+    pub fn stored(&self) -> Option<Stored> {
+        self.stored.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Build a snapshot from the files and, with a shared store, `stored`.
+    fn build(&self, generation: u64, stored: Option<&Stored>) -> Result<Snapshot, Vec<FileIssue>> {
+        let texts: Option<BTreeMap<String, String>> = stored.map(|s| {
+            s.iter()
+                .map(|(b, (_, text))| (b.clone(), text.clone()))
+                .collect()
+        });
+        Snapshot::load_from(&self.config, generation, texts.as_ref())
+    }
+
+    /// Publish the snapshot of a new set of stored bucket policies (the poller's
+    /// refresh); an invalid set is rejected whole like an invalid file.
+    pub fn replace_stored(&self, next: Stored) -> Result<u64, ReloadError> {
+        let _one = self.building.lock();
+        let fingerprint = watch::fingerprint(&self.config);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.build(generation, Some(&next)) {
+            Ok(snapshot) => {
+                if let Ok(mut s) = self.stored.lock() {
+                    *s = Some(next);
+                }
+                self.publish(snapshot, fingerprint);
+                eprintln!("portcullis: policy store changes applied as generation {generation}");
+                Ok(generation)
+            }
+            Err(issues) => {
+                let error = rejection(&issues);
+                self.reject(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// With a shared store: set one bucket's policy in the stored set (after it was
+    /// written to the store) and publish the result; on failure nothing changes here.
+    pub fn change_stored(&self, bucket: &str, text: Option<&str>) -> Result<u64, String> {
+        let _one = self.building.lock();
+        let mut next = self.stored().unwrap_or_default();
+        match text {
+            // The ETag is learnt at the next poll (which then refetches this object once).
+            Some(t) => next.insert(bucket.to_owned(), (String::new(), t.to_owned())),
+            None => next.remove(bucket),
+        };
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let snapshot = self
+            .build(generation, Some(&next))
+            .map_err(|issues| rejection(&issues).message)?;
+        if let Ok(mut s) = self.stored.lock() {
+            *s = Some(next);
+        }
+        let fingerprint = watch::fingerprint(&self.config);
+        self.publish(snapshot, fingerprint);
+        Ok(generation)
     }
 
     /// The snapshot in force; the caller keeps it for the whole request.
@@ -108,7 +186,8 @@ impl Live {
         // Taken before reading: a change made during the load shows as a new fingerprint.
         let fingerprint = watch::fingerprint(&self.config);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        match Snapshot::load(&self.config, generation) {
+        let stored = self.stored();
+        match self.build(generation, stored.as_ref()) {
             Ok(snapshot) => {
                 for w in &snapshot.warnings {
                     eprintln!("warning: {w}");
@@ -117,14 +196,7 @@ impl Live {
                 Ok(generation)
             }
             Err(issues) => {
-                let error = ReloadError {
-                    file: issues.first().map(|i| i.file.display().to_string()),
-                    message: issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                };
+                let error = rejection(&issues);
                 self.reject(error.clone());
                 Err(error)
             }
@@ -140,5 +212,17 @@ impl Live {
         let fingerprint = watch::fingerprint(&self.config);
         self.publish(snapshot, fingerprint);
         Ok(generation)
+    }
+}
+
+/// The issues of a rejected load as one report.
+fn rejection(issues: &[FileIssue]) -> ReloadError {
+    ReloadError {
+        file: issues.first().map(|i| i.file.display().to_string()),
+        message: issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
     }
 }

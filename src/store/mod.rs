@@ -3,6 +3,7 @@
 
 pub mod bucket_policy;
 pub mod live;
+pub mod remote;
 pub mod snapshot;
 pub mod watch;
 

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::policy::model::Policy;
 use crate::policy::{ParseOptions, PolicyKind, PolicySet, Principal, User, parse_policy};
 use crate::yaml::FileIssue;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -70,17 +70,37 @@ struct PolicyFiles {
 impl Snapshot {
     /// Load the identities file and the policy directory named by `config`.
     pub fn load(config: &Config, generation: u64) -> Result<Snapshot, Vec<FileIssue>> {
+        Snapshot::load_from(config, generation, None)
+    }
+
+    /// Load as [`Snapshot::load`], with the bucket policies taken from `stored` (bucket
+    /// → policy text, from the backend policy store) instead of `policies/buckets/`.
+    pub fn load_from(
+        config: &Config,
+        generation: u64,
+        stored: Option<&BTreeMap<String, String>>,
+    ) -> Result<Snapshot, Vec<FileIssue>> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let identities = IdentityFile::load(&config.identities)
             .map_err(|e| errors.extend(e))
             .ok();
-        let files = load_policy_dir(
+        let mut files = load_policy_dir(
             &config.policies,
             config.allow_unknown_condition_keys,
             &mut errors,
             &mut warnings,
         );
+        if let Some(stored) = stored {
+            if !files.buckets.is_empty() {
+                warnings.push(issue(
+                    &config.policies.join("buckets"),
+                    "",
+                    "ignored: bucket policies come from the policy store bucket",
+                ));
+            }
+            files.buckets = stored_bucket_policies(config, stored, &mut errors, &mut warnings);
+        }
         let shadow_dir = config.policies.join("shadow");
         let shadow_files = shadow_dir.is_dir().then(|| {
             let overlay = load_policy_dir(
@@ -289,6 +309,44 @@ fn load_policy_dir(
     files
 }
 
+/// Bucket policies from the policy store, named `s3://<store>/buckets/<bucket>.json`
+/// in errors.
+fn stored_bucket_policies(
+    config: &Config,
+    stored: &BTreeMap<String, String>,
+    errors: &mut Vec<FileIssue>,
+    warnings: &mut Vec<FileIssue>,
+) -> Vec<(String, Policy)> {
+    let store = config
+        .policy_store
+        .as_ref()
+        .map_or("policy-store", |p| p.bucket.as_str());
+    stored
+        .iter()
+        .filter_map(|(bucket, text)| {
+            let path = PathBuf::from(format!("s3://{store}/buckets/{bucket}.json"));
+            if !is_bucket_name(bucket) {
+                errors.push(issue(
+                    &path,
+                    "",
+                    &format!("`{bucket}` is not a valid bucket name"),
+                ));
+                return None;
+            }
+            let kind = PolicyKind::Bucket(bucket);
+            let policy = parse_text(
+                &path,
+                text,
+                kind,
+                config.allow_unknown_condition_keys,
+                errors,
+                warnings,
+            )?;
+            Some((bucket.clone(), policy))
+        })
+        .collect()
+}
+
 /// Parse one policy file, recording its errors and warnings.
 pub fn read_policy(
     path: &Path,
@@ -304,11 +362,23 @@ pub fn read_policy(
             return None;
         }
     };
+    parse_text(path, &text, kind, allow_unknown, errors, warnings)
+}
+
+/// Parse one policy's text, recording its errors and warnings against `path`.
+fn parse_text(
+    path: &Path,
+    text: &str,
+    kind: PolicyKind<'_>,
+    allow_unknown: bool,
+    errors: &mut Vec<FileIssue>,
+    warnings: &mut Vec<FileIssue>,
+) -> Option<Policy> {
     let opts = ParseOptions {
         kind,
         allow_unknown_condition_keys: allow_unknown,
     };
-    match parse_policy(&text, &opts) {
+    match parse_policy(text, &opts) {
         Ok(parsed) => {
             warnings.extend(
                 parsed
