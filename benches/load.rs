@@ -450,6 +450,15 @@ fn main() {
             "decision cache: {hits:.0} hits, {misses:.0} misses, hit ratio {:.4}",
             hits / (hits + misses).max(1.0)
         );
+        let stages: Vec<String> = ["auth", "decide", "backend", "total"]
+            .iter()
+            .map(|stage| {
+                let sum = metric(admin_port, &format!("portcullis_stage_duration_seconds_sum{{stage=\"{stage}\"}} "));
+                let count = metric(admin_port, &format!("portcullis_stage_duration_seconds_count{{stage=\"{stage}\"}} "));
+                format!("{stage} {:.1} µs", sum / count.max(1.0) * 1e6)
+            })
+            .collect();
+        println!("gateway mean time per request by stage: {}", stages.join(", "));
         println!("gateway RSS: {rss_before} KiB before the large transfers, {rss_after} KiB after (peak sampled {rss_peak} KiB)");
         // SIGTERM, not SIGKILL: the nginx master then stops its workers too.
         let _ = Command::new("kill").arg("-TERM").arg(nginx.id().to_string()).status();

@@ -418,7 +418,9 @@ async fn the_demo_configuration_serves_on_the_embedded_backend() {
     assert!(config.contains("embedded"));
     std::fs::write(
         dir.path().join("portcullis.yaml"),
-        config.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}")),
+        config
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+            .replace("127.0.0.1:9090", &format!("127.0.0.1:{}", free_port())),
     )
     .unwrap();
     let data = dir.path().join("data");

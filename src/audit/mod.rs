@@ -28,6 +28,18 @@ pub struct ActionRecord {
     pub decision: Outcome,
 }
 
+impl ActionRecord {
+    /// `action resource decision`, as spans carry it.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.action,
+            self.resource,
+            outcome_name(Some(self.decision))
+        )
+    }
+}
+
 /// The statement that decided.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReasonRecord {
@@ -223,14 +235,7 @@ fn emit_span(r: &AuditRecord) {
     let actions = r
         .actions
         .iter()
-        .map(|a| {
-            format!(
-                "{} {} {}",
-                a.action,
-                a.resource,
-                outcome_name(Some(a.decision))
-            )
-        })
+        .map(ActionRecord::summary)
         .collect::<Vec<_>>()
         .join("; ");
     let span = tracing::info_span!(

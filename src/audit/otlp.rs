@@ -158,19 +158,8 @@ fn span(r: &AuditRecord, ids: &Ids) -> SpanData {
     if let Some(b) = r.backend_ms {
         attributes.push(attr("portcullis.backend_ms", b));
     }
-    let actions: Vec<opentelemetry::StringValue> = r
-        .actions
-        .iter()
-        .map(|a| {
-            format!(
-                "{} {} {}",
-                a.action,
-                a.resource,
-                outcome_name(Some(a.decision))
-            )
-            .into()
-        })
-        .collect();
+    let actions: Vec<opentelemetry::StringValue> =
+        r.actions.iter().map(|a| a.summary().into()).collect();
     attributes.push(KeyValue::new(
         "portcullis.actions",
         Value::Array(opentelemetry::Array::String(actions)),

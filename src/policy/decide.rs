@@ -284,7 +284,14 @@ impl PolicySet {
 
 /// The bucket named by an S3 ARN (`arn:aws:s3:::bucket/key` → `bucket`).
 pub fn bucket_of(resource: &str) -> Option<&str> {
-    Target::new(resource).bucket()
+    // The S3 form's first five segments are exactly this prefix: skip the split.
+    match resource.strip_prefix("arn:aws:s3:::") {
+        Some(rest) => rest
+            .split('/')
+            .next()
+            .filter(|b| !b.is_empty() && *b != "*"),
+        None => Target::new(resource).bucket(),
+    }
 }
 
 /// What one layer's statements said.

@@ -93,24 +93,7 @@ impl Live {
     /// Publish the snapshot of a new set of stored bucket policies (the poller's
     /// refresh); an invalid set is rejected whole like an invalid file.
     pub fn replace_stored(&self, next: Stored) -> Result<u64, ReloadError> {
-        let _one = self.building.lock();
-        let fingerprint = watch::fingerprint(&self.config);
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        match self.build(generation, Some(&next)) {
-            Ok(snapshot) => {
-                if let Ok(mut s) = self.stored.lock() {
-                    *s = Some(next);
-                }
-                self.publish(snapshot, fingerprint);
-                eprintln!("portcullis: policy store changes applied as generation {generation}");
-                Ok(generation)
-            }
-            Err(issues) => {
-                let error = rejection(&issues);
-                self.reject(error.clone());
-                Err(error)
-            }
-        }
+        self.rebuild(Some(next))
     }
 
     /// With a shared store: set one bucket's policy in the stored set (after it was
@@ -182,15 +165,25 @@ impl Live {
     /// Rebuild the snapshot from the files (blocking I/O: call off the request path).
     /// Returns the new generation, or the error that kept the old snapshot in force.
     pub fn reload(&self) -> Result<u64, ReloadError> {
+        self.rebuild(None)
+    }
+
+    /// Build and publish a snapshot from the files and `next` stored bucket policies
+    /// (`None`: the ones in force), or reject it and keep the old one.
+    fn rebuild(&self, next: Option<Stored>) -> Result<u64, ReloadError> {
         let _one = self.building.lock();
         // Taken before reading: a change made during the load shows as a new fingerprint.
         let fingerprint = watch::fingerprint(&self.config);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let stored = self.stored();
+        let replacing = next.is_some();
+        let stored = next.or_else(|| self.stored());
         match self.build(generation, stored.as_ref()) {
             Ok(snapshot) => {
                 for w in &snapshot.warnings {
                     eprintln!("warning: {w}");
+                }
+                if replacing && let Ok(mut s) = self.stored.lock() {
+                    *s = stored;
                 }
                 self.publish(snapshot, fingerprint);
                 Ok(generation)

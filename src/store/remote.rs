@@ -294,8 +294,14 @@ pub fn spawn_poller(live: Arc<Live>, store: RemoteStore) -> std::io::Result<()> 
                         Ok(None) => {}
                         Ok(Some(next)) => {
                             let live = live.clone();
-                            let _ = tokio::task::spawn_blocking(move || live.replace_stored(next))
-                                .await;
+                            let applied =
+                                tokio::task::spawn_blocking(move || live.replace_stored(next))
+                                    .await;
+                            if let Ok(Ok(generation)) = applied {
+                                eprintln!(
+                                    "portcullis: policy store changes applied as generation {generation}"
+                                );
+                            }
                         }
                         Err(e) => eprintln!("portcullis: policy store poll failed: {e}"),
                     }
