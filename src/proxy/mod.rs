@@ -555,11 +555,18 @@ impl ProxyHttp for Gateway {
             Some(b) => verifier.feed(b, &mut out),
             None => Ok(()),
         };
-        let mut released = BytesMut::new();
-        for b in out {
-            released.extend_from_slice(&b);
-        }
-        *body = Some(released.freeze());
+        // Usually one piece (a plain body, or one verified chunk): passed on without a copy.
+        *body = Some(match out.len() {
+            0 => Bytes::new(),
+            1 => out.pop().unwrap_or_default(),
+            _ => {
+                let mut joined = BytesMut::with_capacity(out.iter().map(Bytes::len).sum());
+                for b in out {
+                    joined.extend_from_slice(&b);
+                }
+                joined.freeze()
+            }
+        });
         let result = fed.and_then(|()| {
             if end_of_stream {
                 ctx.verifier
