@@ -1,7 +1,8 @@
 //! The container image recipe. No container engine runs on this machine, so this checks
 //! what can be checked here: the stages (a locked release build, then an empty base
 //! with nothing but what the binary needs), the non-root user, the entry point, and the
-//! build stage's library-gathering step run on this machine's binary.
+//! build stage's own commands run here: the release build, then the gathering of the
+//! run-time tree, whose binary must start with nothing but that tree's libraries.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -120,4 +121,61 @@ fn the_library_gathering_step_collects_what_the_binary_links() {
         wanted >= 2,
         "the binary links libc and the loader at least:\n{ldd}"
     );
+}
+
+#[test]
+fn the_build_stage_commands_produce_a_binary_that_runs_from_its_tree() {
+    let build = &stages()[0];
+    let root = env!("CARGO_MANIFEST_DIR");
+    // `RUN cargo build …` as written (system packages are .ci/run's job), in this checkout.
+    let cargo = build
+        .iter()
+        .find_map(|i| i.strip_prefix("RUN cargo build"))
+        .expect("the build command");
+    let status = Command::new("cargo")
+        .arg("build")
+        .args(cargo.split_whitespace())
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build{cargo} failed");
+    // The gathering step, into a temporary tree instead of /out.
+    let gather = build
+        .iter()
+        .find(|i| i.contains("mkdir -p /out"))
+        .expect("the gathering step")
+        .strip_prefix("RUN ")
+        .unwrap()
+        .to_owned();
+    let out = tempfile::tempdir().unwrap();
+    let gather = gather.replace("/out/", &format!("{}/", out.path().display()));
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(&gather)
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{gather}");
+    assert!(
+        out.path()
+            .join("etc/ssl/certs/ca-certificates.crt")
+            .is_file()
+    );
+    // Start the gathered binary with the gathered loader and libraries only.
+    let lib = out.path().join("lib/x86_64-linux-gnu");
+    let loader = out.path().join("lib64/ld-linux-x86-64.so.2");
+    let run = Command::new(&loader)
+        .arg("--library-path")
+        .arg(&lib)
+        .arg(out.path().join("usr/local/bin/portcullis"))
+        .arg("--version")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("portcullis "));
 }
