@@ -157,7 +157,11 @@ async fn replicas_converge_through_the_backend_store() {
         .unwrap_err();
     assert_eq!(err.code(), Some("MalformedPolicy"));
 
-    // The store bucket is out of every client's reach, whatever the policies grant.
+    // The store bucket is out of every client's reach, whatever the policies grant, and
+    // out of their sight.
+    let buckets = alice_a.list_buckets().send().await.unwrap();
+    let names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["shared"]);
     let err = alice_a
         .list_objects_v2()
         .bucket(STORE)

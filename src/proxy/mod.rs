@@ -83,6 +83,8 @@ pub struct RequestCtx {
     context: Option<crate::policy::Context>,
     /// A body that replaces the backend's (a 404 answered as 403), and whether it went out.
     replacement: Option<(Bytes, bool)>,
+    /// A ListBuckets reply held whole to take the policy store bucket out of it.
+    listing: Option<BytesMut>,
 }
 
 impl RequestCtx {
@@ -595,6 +597,16 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         ctx.backend_time = ctx.backend_sent.map(|t| t.elapsed());
         response.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        let lists_buckets = ctx
+            .request
+            .as_ref()
+            .is_some_and(|r| r.operation == "ListBuckets");
+        if lists_buckets && self.live.remote.is_some() && response.status == http::StatusCode::OK {
+            // The store bucket is taken out of the listing, so the reply's length changes.
+            response.remove_header("content-length");
+            response.insert_header("transfer-encoding", "chunked")?;
+            ctx.listing = Some(BytesMut::new());
+        }
         response.remove_header("x-amz-id-2");
         if response.status == http::StatusCode::NOT_FOUND && !self.may_see_missing_key(ctx) {
             // As on AWS: without s3:ListBucket, a missing key is AccessDenied, so that
@@ -642,9 +654,25 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
+        if let Some(listing) = &mut ctx.listing {
+            if let Some(b) = body.take() {
+                if listing.len() + b.len() > MAX_LISTING {
+                    return Err(Error::explain(
+                        ErrorType::InternalError,
+                        "ListBuckets reply too large",
+                    ));
+                }
+                listing.extend_from_slice(&b);
+            }
+            if end_of_stream {
+                let store = self.live.remote.as_ref().map_or("", |r| r.bucket.as_str());
+                *body = Some(Bytes::from(without_bucket(listing, store)));
+            }
+            return Ok(None);
+        }
         if let Some((replacement, sent)) = &mut ctx.replacement {
             *body = if *sent || replacement.is_empty() {
                 None
@@ -711,6 +739,33 @@ impl ProxyHttp for Gateway {
     }
 }
 
+/// The largest ListBuckets reply held to filter (10,000 buckets are about 1.5 MB).
+const MAX_LISTING: usize = 16 * 1024 * 1024;
+
+/// A ListBuckets reply without the `<Bucket>` entry named `name`.
+fn without_bucket(xml: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(xml);
+    let needle = format!("<Name>{name}</Name>");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_ref();
+    while let Some((before, after)) = rest.split_once("<Bucket>") {
+        out.push_str(before);
+        let Some((entry, tail)) = after.split_once("</Bucket>") else {
+            out.push_str("<Bucket>");
+            rest = after;
+            break;
+        };
+        if !entry.contains(&needle) {
+            out.push_str("<Bucket>");
+            out.push_str(entry);
+            out.push_str("</Bucket>");
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out.into_bytes()
+}
+
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -775,4 +830,19 @@ fn tracing_fallback(request_id: &str, err: &GatewayError) {
         "request {request_id}: could not send {} to the client",
         err.code
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_bucket;
+
+    #[test]
+    fn the_store_bucket_is_taken_out_of_a_listing() {
+        let xml = "<ListAllMyBucketsResult><Buckets><Bucket><Name>a</Name><CreationDate>x</CreationDate></Bucket><Bucket><Name>store</Name><CreationDate>y</CreationDate></Bucket><Bucket><Name>store-2</Name></Bucket></Buckets></ListAllMyBucketsResult>";
+        let out = String::from_utf8(without_bucket(xml.as_bytes(), "store")).unwrap_or_default();
+        assert_eq!(
+            out,
+            "<ListAllMyBucketsResult><Buckets><Bucket><Name>a</Name><CreationDate>x</CreationDate></Bucket><Bucket><Name>store-2</Name></Bucket></Buckets></ListAllMyBucketsResult>"
+        );
+    }
 }
