@@ -7,7 +7,7 @@ use super::live::Live;
 use crate::config::Config;
 use notify::{RecursiveMode, Watcher};
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
@@ -18,16 +18,51 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 const RESCAN: Duration = Duration::from_secs(1);
 
 /// A hash of the name, size, modification time and inode of every file the snapshot is
-/// built from: everything under the policy directory and the files beside the
-/// identities file (its secret files usually live there), symlinks followed.
+/// built from: everything under the policy directory, the identities file, the secret
+/// files it names, and a ConfigMap/Secret `..data` link beside it; symlinks followed.
+/// Nothing else in those directories counts (an audit log beside the configuration
+/// must not look like a policy change).
 pub fn fingerprint(config: &Config) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     walk(&config.policies, true, &mut h);
-    if let Some(dir) = config.identities.parent() {
-        walk(dir, false, &mut h);
+    for input in identity_inputs(config) {
+        stat(&input, &mut h);
     }
-    stat(&config.identities, &mut h);
     h.finish()
+}
+
+/// The identities file, the `secret_file`s it names, and the `..data` link beside it.
+fn identity_inputs(config: &Config) -> Vec<PathBuf> {
+    let file = &config.identities;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut inputs = vec![file.clone(), dir.join("..data")];
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    if let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&text) {
+        let users = doc.get("users").and_then(serde_yaml::Value::as_sequence);
+        let keys = users
+            .into_iter()
+            .flatten()
+            .filter_map(|u| {
+                u.get("access_keys")
+                    .and_then(serde_yaml::Value::as_sequence)
+            })
+            .flatten();
+        for key in keys {
+            if let Some(path) = key.get("secret_file").and_then(serde_yaml::Value::as_str) {
+                inputs.push(dir.join(path));
+            }
+        }
+    }
+    inputs
+}
+
+/// Is a changed path one the snapshot is built from?
+fn relevant(config: &Config, path: &Path) -> bool {
+    path.starts_with(&config.policies)
+        || path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".."))
+        || identity_inputs(config).iter().any(|p| p == path)
 }
 
 fn stat(path: &Path, h: &mut impl Hasher) {
@@ -70,8 +105,9 @@ pub fn spawn(live: Arc<Live>) -> std::io::Result<()> {
 
 fn run(live: &Live) {
     let (tx, rx) = channel::<()>();
+    let config = live.config.clone();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| e.paths.iter().any(|p| relevant(&config, p))) {
             let _ = tx.send(());
         }
     });
