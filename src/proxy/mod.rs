@@ -690,6 +690,20 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        let client_gone = matches!(e.esource(), pingora::ErrorSource::Downstream)
+            && matches!(
+                e.etype(),
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed
+            );
+        if ctx.error.is_none() && client_gone {
+            // The client went away mid-request: there is no one to answer, and the
+            // backend did nothing wrong. (An unfinished upload is aborted upstream.)
+            ctx.error_code = Some("ClientDisconnected".to_owned());
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        }
         let err = ctx.error.take().unwrap_or_else(|| {
             Metrics::count(&self.metrics().backend_errors);
             match e.etype() {
