@@ -41,6 +41,18 @@ fn encode(s: &str, keep_slash: bool) -> String {
 }
 
 impl RemoteStore {
+    /// One signed request to the backend, its reply read up to `max` bytes.
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(String, String)],
+        body: Option<Bytes>,
+        max: usize,
+    ) -> Result<client::Reply, String> {
+        client::send(&self.backend, method, uri, headers, body, self.timeout, max).await
+    }
+
     fn object_uri(&self, bucket: &str) -> String {
         format!(
             "/{}/{}",
@@ -55,16 +67,7 @@ impl RemoteStore {
             return Ok(());
         }
         let uri = format!("/{}", encode(&self.bucket, false));
-        let reply = client::send(
-            &self.backend,
-            "PUT",
-            &uri,
-            &[],
-            None,
-            self.timeout,
-            MAX_OBJECT,
-        )
-        .await?;
+        let reply = self.call("PUT", &uri, &[], None, MAX_OBJECT).await?;
         match reply.status {
             200 => Ok(()),
             s => Err(format!(
@@ -88,16 +91,7 @@ impl RemoteStore {
                 uri.push_str("&continuation-token=");
                 uri.push_str(&encode(t, false));
             }
-            let reply = client::send(
-                &self.backend,
-                "GET",
-                &uri,
-                &[],
-                None,
-                self.timeout,
-                MAX_LISTING,
-            )
-            .await?;
+            let reply = self.call("GET", &uri, &[], None, MAX_LISTING).await?;
             if reply.status != 200 {
                 return Err(format!(
                     "listing the policy store answered {}",
@@ -122,16 +116,9 @@ impl RemoteStore {
 
     /// A stored policy's text, if there is one.
     pub async fn get(&self, bucket: &str) -> Result<Option<String>, String> {
-        let reply = client::send(
-            &self.backend,
-            "GET",
-            &self.object_uri(bucket),
-            &[],
-            None,
-            self.timeout,
-            MAX_OBJECT,
-        )
-        .await?;
+        let reply = self
+            .call("GET", &self.object_uri(bucket), &[], None, MAX_OBJECT)
+            .await?;
         match reply.status {
             200 => String::from_utf8(reply.body)
                 .map(Some)
@@ -150,29 +137,9 @@ impl RemoteStore {
             Some(t) => {
                 let headers = [("content-type".to_owned(), "application/json".to_owned())];
                 let body = Some(Bytes::copy_from_slice(t.as_bytes()));
-                client::send(
-                    &self.backend,
-                    "PUT",
-                    &uri,
-                    &headers,
-                    body,
-                    self.timeout,
-                    MAX_OBJECT,
-                )
-                .await?
+                self.call("PUT", &uri, &headers, body, MAX_OBJECT).await?
             }
-            None => {
-                client::send(
-                    &self.backend,
-                    "DELETE",
-                    &uri,
-                    &[],
-                    None,
-                    self.timeout,
-                    MAX_OBJECT,
-                )
-                .await?
-            }
+            None => self.call("DELETE", &uri, &[], None, MAX_OBJECT).await?,
         };
         match reply.status {
             200 | 204 => Ok(()),
