@@ -55,7 +55,20 @@ const NEVER: &[&str] = &[
     "forwarded",
 ];
 
-/// Standard request headers that unsigned or SigV2 requests may carry.
+/// Headers that only shape the reply or check integrity, never what is stored: a signed
+/// request (presigned, SigV2) may carry them unsigned.
+const REPLY_ONLY: &[&str] = &[
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "content-length",
+    "content-md5",
+    "expect",
+];
+
+/// Standard request headers that anonymous requests may carry.
 const STANDARD: &[&str] = &[
     "range",
     "if-match",
@@ -85,9 +98,14 @@ pub fn keep_header(name: &str, auth: &Authenticated, request: &S3Request) -> boo
                 || name == "content-length"
                 || name == "expect"
         }
-        // Presigned, SigV2 and anonymous requests sign few or no headers: forward the
-        // signed ones and the standard request headers, nothing else.
-        _ => auth.signed_headers.iter().any(|s| s == name) || STANDARD.contains(&name),
+        // Presigned and SigV2 requests sign few headers: forward those, and unsigned
+        // only what cannot change the stored object (a presigned PUT's holder must not
+        // add Cache-Control or Content-Type the signer did not sign).
+        AuthKind::PresignedV4 | AuthKind::HeaderV2 | AuthKind::PresignedV2 => {
+            auth.signed_headers.iter().any(|s| s == name) || REPLY_ONLY.contains(&name)
+        }
+        // Anonymous requests sign nothing: the standard request headers, nothing else.
+        AuthKind::Anonymous => STANDARD.contains(&name),
     }
 }
 

@@ -1,0 +1,203 @@
+//! Bypass regressions: one test per known way S3 gateways have been fooled, each named
+//! after the class, through the built binary in front of a real S3 backend. Each
+//! starts with a control request that the policies do allow, so a denial is the policy
+//! speaking, not a broken setup. (The policy-language classes — ignored conditions,
+//! unknown operators, negated and bare operators on multivalued keys — are in the
+//! decision corpus, `tests/corpus/`; DeleteObjects per key is in `tests/gateway.rs`.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use std::time::Duration;
+
+mod common;
+
+use common::{client, config, raw, start, start_backend};
+
+const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"},
+ {"Sid":"PublicPrefix","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/public/*"},
+ {"Sid":"InternalOnly","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/internal/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
+ {"Sid":"ListPublicOnly","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::box","Condition":{"StringLike":{"s3:prefix":"public/*"}}}]}"#;
+
+const ADMIN: (&str, &str) = ("AKIAADMIN0000000001", "admin-secret");
+
+async fn setup() -> (tempfile::TempDir, common::Gateway) {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let gw = start(&[
+        ("portcullis.yaml", config(backend, "")),
+        (
+            "identities.yaml",
+            "users:\n  - name: admin\n    access_keys: [{ id: AKIAADMIN0000000001, secret: admin-secret }]\n".to_owned(),
+        ),
+        ("policies/org/base.json", ORG.to_owned()),
+    ]);
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    admin.create_bucket().bucket("box").send().await.unwrap();
+    for key in [
+        "public/a.txt",
+        "internal/plan.txt",
+        "secret.txt",
+        "public/a+b.txt",
+    ] {
+        admin
+            .put_object()
+            .bucket("box")
+            .key(key)
+            .body(ByteStream::from(format!("content of {key}").into_bytes()))
+            .send()
+            .await
+            .unwrap();
+    }
+    (data, gw)
+}
+
+/// An anonymous request: (status, whole reply).
+fn anonymous(port: u16, target: &str, headers: &str) -> (u16, String) {
+    raw(
+        port,
+        &format!(
+            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_ip_from_x_forwarded_for_of_an_untrusted_peer() {
+    let (_data, gw) = setup().await;
+    assert_eq!(
+        anonymous(gw.port, "/box/public/a.txt", "").0,
+        200,
+        "control"
+    );
+    // No trusted_proxies: the header is the client's word, not its address.
+    let (status, reply) = anonymous(
+        gw.port,
+        "/box/internal/plan.txt",
+        "X-Forwarded-For: 10.1.2.3\r\nX-Real-IP: 10.1.2.3\r\nForwarded: for=10.1.2.3\r\n",
+    );
+    assert_eq!(status, 403, "{reply}");
+    assert!(!reply.contains("content of internal/plan.txt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_only_key_supplied_as_a_header() {
+    let (_data, gw) = setup().await;
+    assert_eq!(
+        anonymous(gw.port, "/box?list-type=2&prefix=public/", "").0,
+        200,
+        "control"
+    );
+    // s3:prefix comes from the query string only; a `prefix` header is not it.
+    let (status, reply) = anonymous(gw.port, "/box?list-type=2", "prefix: public/\r\n");
+    assert_eq!(status, 403, "{reply}");
+    assert!(!reply.contains("secret.txt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_slashes_encoded_slashes_unicode_and_plus_in_keys() {
+    let (_data, gw) = setup().await;
+    let (status, reply) = anonymous(gw.port, "/box/public/a+b.txt", "");
+    assert_eq!(status, 200, "control: `+` in a path is a literal plus");
+    assert!(reply.contains("content of public/a+b.txt"));
+    for target in [
+        "/box/public/../secret.txt",
+        "/box/public/%2E%2E/secret.txt",
+        "/box/public%2F..%2Fsecret.txt",
+        "/box/public/%2e%2e%2fsecret.txt",
+        "/box//public/../secret.txt",
+        "/box/public/./../secret.txt",
+        "/box/public/..%5Csecret.txt",
+        "/box/public/\u{2025}/secret.txt",
+    ] {
+        let (status, reply) = anonymous(gw.port, target, "");
+        assert!(
+            !reply.contains("content of secret.txt"),
+            "{target} read the secret: {reply}"
+        );
+        assert_ne!(status, 200, "{target}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_url_replayed_after_expiry() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    let url = admin
+        .get_object()
+        .bucket("box")
+        .key("secret.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(1)).unwrap())
+        .await
+        .unwrap();
+    let target = url
+        .uri()
+        .split_once(&format!("127.0.0.1:{}", gw.port))
+        .unwrap()
+        .1
+        .to_owned();
+    assert_eq!(anonymous(gw.port, &target, "").0, 200, "control: fresh");
+    // Expiry is in whole seconds: two seconds later it has passed whatever the rounding.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, reply) = anonymous(gw.port, &target, "");
+    assert_eq!(status, 403, "{reply}");
+    assert!(reply.contains("Request has expired"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_header_added_to_a_signed_request() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    let url = admin
+        .put_object()
+        .bucket("box")
+        .key("uploaded.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .await
+        .unwrap();
+    let target = url
+        .uri()
+        .split_once(&format!("127.0.0.1:{}", gw.port))
+        .unwrap()
+        .1
+        .to_owned();
+    let put = |extra: &str| {
+        raw(
+            gw.port,
+            &format!(
+                "PUT {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 2\r\n{extra}Connection: close\r\n\r\nhi",
+                gw.port
+            ),
+        )
+    };
+    // An x-amz-* header the signature does not cover is refused outright.
+    let (status, reply) = put("x-amz-acl: public-read-write\r\n");
+    assert_eq!(status, 403, "{reply}");
+    let (status, reply) = put("x-amz-meta-owner: mallory\r\n");
+    assert_eq!(status, 403, "{reply}");
+    // Any other unsigned header is dropped, never forwarded to the backend.
+    let (status, reply) = put("Cache-Control: public, max-age=31536000\r\n");
+    assert_eq!(
+        status, 200,
+        "control: the signed request itself is fine: {reply}"
+    );
+    let head = admin
+        .head_object()
+        .bucket("box")
+        .key("uploaded.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.cache_control(),
+        None,
+        "the unsigned header reached the backend"
+    );
+    assert!(head.metadata().is_none_or(|m| m.is_empty()));
+}
