@@ -11,6 +11,7 @@
     clippy::panic
 )]
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use std::time::Duration;
@@ -23,7 +24,10 @@ const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"},
  {"Sid":"PublicPrefix","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/public/*"},
  {"Sid":"InternalOnly","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/internal/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
- {"Sid":"ListPublicOnly","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::box","Condition":{"StringLike":{"s3:prefix":"public/*"}}}]}"#;
+ {"Sid":"ListPublicOnly","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::box","Condition":{"StringLike":{"s3:prefix":"public/*"}}},
+ {"Sid":"TlsOnlyArea","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/tls/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}},
+ {"Sid":"WriterDrops","Effect":"Allow","Principal":{"AWS":"writer"},"Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::box/drop/*"},
+ {"Sid":"OwnHome","Effect":"Allow","Principal":{"AWS":"star"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::box/home/${aws:userid}/*"}]}"#;
 
 const ADMIN: (&str, &str) = ("AKIAADMIN0000000001", "admin-secret");
 
@@ -34,7 +38,7 @@ async fn setup() -> (tempfile::TempDir, common::Gateway) {
         ("portcullis.yaml", config(backend, "")),
         (
             "identities.yaml",
-            "users:\n  - name: admin\n    access_keys: [{ id: AKIAADMIN0000000001, secret: admin-secret }]\n".to_owned(),
+            "users:\n  - name: admin\n    access_keys: [{ id: AKIAADMIN0000000001, secret: admin-secret }]\n  - name: writer\n    access_keys: [{ id: AKIAWRITER000000001, secret: writer-secret }]\n  - name: star\n    id: \"*\"\n    access_keys: [{ id: AKIASTAR00000000001, secret: star-secret }]\n".to_owned(),
         ),
         ("policies/org/base.json", ORG.to_owned()),
     ]);
@@ -45,6 +49,9 @@ async fn setup() -> (tempfile::TempDir, common::Gateway) {
         "internal/plan.txt",
         "secret.txt",
         "public/a+b.txt",
+        "tls/doc.txt",
+        "home/other/x.txt",
+        "home/*/x.txt",
     ] {
         admin
             .put_object()
@@ -200,4 +207,105 @@ async fn unsigned_header_added_to_a_signed_request() {
         "the unsigned header reached the backend"
     );
     assert!(head.metadata().is_none_or(|m| m.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_accepted_but_ignored() {
+    let (_data, gw) = setup().await;
+    assert_eq!(
+        anonymous(gw.port, "/box/public/a.txt", "").0,
+        200,
+        "control"
+    );
+    // Allowed only with aws:SecureTransport; this listener is plain HTTP, and a header
+    // claiming otherwise is not the transport.
+    let (status, reply) = anonymous(gw.port, "/box/tls/doc.txt", "X-Forwarded-Proto: https\r\n");
+    assert_eq!(status, 403, "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_operator_is_refused_not_skipped() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    // A Deny whose operator were skipped would leave the allow standing; it must not load.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"},
+      {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*","Condition":{"StringEqualsSometimes":{"aws:username":"x"}}}]}"#;
+    let err = admin
+        .put_bucket_policy()
+        .bucket("box")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"));
+    let err = admin
+        .get_bucket_policy()
+        .bucket("box")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchBucketPolicy"), "nothing was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_source_parsed_differently_from_what_is_read() {
+    let (_data, gw) = setup().await;
+    let writer = client(gw.port, "AKIAWRITER000000001", "writer-secret");
+    writer
+        .copy_object()
+        .bucket("box")
+        .key("drop/ok.txt")
+        .copy_source("box/public/a.txt")
+        .send()
+        .await
+        .expect("control: a readable source");
+    for (n, source) in [
+        "box/public/../secret.txt",
+        "box/public%2F..%2Fsecret.txt",
+        "box/public/%2E%2E/secret.txt",
+        "/box/public/../secret.txt",
+        "box//secret.txt",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let target = format!("drop/stolen-{n}.txt");
+        let copied = writer
+            .copy_object()
+            .bucket("box")
+            .key(&target)
+            .copy_source(*source)
+            .send()
+            .await;
+        assert!(copied.is_err(), "{source} was copied");
+        if let Ok(out) = writer.get_object().bucket("box").key(&target).send().await {
+            let body = out.body.collect().await.unwrap().into_bytes();
+            assert!(
+                !String::from_utf8_lossy(&body).contains("secret"),
+                "{source}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_variable_values_containing_a_wildcard() {
+    let (_data, gw) = setup().await;
+    // The user's aws:userid is `*`: substituted, it is a literal star, not a wildcard.
+    let star = client(gw.port, "AKIASTAR00000000001", "star-secret");
+    star.get_object()
+        .bucket("box")
+        .key("home/*/x.txt")
+        .send()
+        .await
+        .expect("control: the literal home");
+    let err = star
+        .get_object()
+        .bucket("box")
+        .key("home/other/x.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
 }
