@@ -26,7 +26,7 @@ const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"InternalOnly","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/internal/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
  {"Sid":"ListPublicOnly","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::box","Condition":{"StringLike":{"s3:prefix":"public/*"}}},
  {"Sid":"TlsOnlyArea","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/tls/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}},
- {"Sid":"WriterDrops","Effect":"Allow","Principal":{"AWS":"writer"},"Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::box/drop/*"},
+ {"Sid":"WriterDrops","Effect":"Allow","Principal":{"AWS":"writer"},"Action":["s3:PutObject","s3:GetObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::box/drop/*"},
  {"Sid":"OwnHome","Effect":"Allow","Principal":{"AWS":"star"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::box/home/${aws:userid}/*"}]}"#;
 
 const ADMIN: (&str, &str) = ("AKIAADMIN0000000001", "admin-secret");
@@ -308,4 +308,77 @@ async fn policy_variable_values_containing_a_wildcard() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_delete_authorized_per_bucket_instead_of_per_key() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    let writer = client(gw.port, "AKIAWRITER000000001", "writer-secret");
+    writer
+        .put_object()
+        .bucket("box")
+        .key("drop/mine.txt")
+        .body(ByteStream::from_static(b"mine"))
+        .send()
+        .await
+        .unwrap();
+    // The writer may delete under drop/ only: a batch naming other keys of the same
+    // bucket deletes its own key and refuses each of the others on its own.
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let delete = Delete::builder()
+        .objects(
+            ObjectIdentifier::builder()
+                .key("drop/mine.txt")
+                .build()
+                .unwrap(),
+        )
+        .objects(
+            ObjectIdentifier::builder()
+                .key("secret.txt")
+                .build()
+                .unwrap(),
+        )
+        .objects(
+            ObjectIdentifier::builder()
+                .key("public/a.txt")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let result = writer
+        .delete_objects()
+        .bucket("box")
+        .delete(delete)
+        .send()
+        .await
+        .unwrap();
+    let deleted: Vec<&str> = result.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, ["drop/mine.txt"]);
+    let mut refused: Vec<&str> = result.errors().iter().filter_map(|e| e.key()).collect();
+    refused.sort_unstable();
+    assert_eq!(refused, ["public/a.txt", "secret.txt"]);
+    assert!(
+        result
+            .errors()
+            .iter()
+            .all(|e| e.code() == Some("AccessDenied"))
+    );
+    for key in ["secret.txt", "public/a.txt"] {
+        admin
+            .head_object()
+            .bucket("box")
+            .key(key)
+            .send()
+            .await
+            .expect(key);
+    }
+    let gone = admin
+        .head_object()
+        .bucket("box")
+        .key("drop/mine.txt")
+        .send()
+        .await;
+    assert!(gone.is_err(), "the allowed key was deleted");
 }
