@@ -75,9 +75,9 @@ fn first_read(store: &RemoteStore) -> anyhow::Result<Stored> {
 /// Run the gateway; returns only on a start-up error.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|issues| joined(&issues))?;
-    // Checked before the backend is resolved: a bad file is reported even when the
-    // backend is down.
-    Snapshot::load(&config, 1).map_err(|issues| joined(&issues))?;
+    // Loaded before the backend is resolved: a bad file is reported even when the
+    // backend is down. With a policy store the bucket policies are read from it below.
+    let local = Snapshot::load(&config, 1).map_err(|issues| joined(&issues))?;
     let (backend, literal_keys, timeout) = match &config.backend {
         BackendConfig::Remote {
             endpoint,
@@ -135,14 +135,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let texts = remote.as_ref().map(|(_, stored)| {
-        stored
-            .iter()
-            .map(|(b, (_, t))| (b.clone(), t.clone()))
-            .collect()
-    });
-    let snapshot =
-        Snapshot::load_from(&config, 1, texts.as_ref()).map_err(|issues| joined(&issues))?;
+    let snapshot = match &remote {
+        None => local,
+        Some((_, stored)) => Snapshot::load_from(&config, 1, Some(&remote::texts(stored)))
+            .map_err(|issues| joined(&issues))?,
+    };
     for w in &snapshot.warnings {
         eprintln!("warning: {w}");
     }

@@ -75,6 +75,12 @@ fn anonymous(port: u16, target: &str, headers: &str) -> (u16, String) {
     )
 }
 
+/// The request target (path and query) of a presigned request to the gateway.
+fn path_of(url: &aws_sdk_s3::presigning::PresignedRequest, port: u16) -> String {
+    let (_, target) = url.uri().split_once(&format!("127.0.0.1:{port}")).unwrap();
+    target.to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_ip_from_x_forwarded_for_of_an_untrusted_peer() {
     let (_data, gw) = setup().await;
@@ -143,12 +149,7 @@ async fn presigned_url_replayed_after_expiry() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(1)).unwrap())
         .await
         .unwrap();
-    let target = url
-        .uri()
-        .split_once(&format!("127.0.0.1:{}", gw.port))
-        .unwrap()
-        .1
-        .to_owned();
+    let target = path_of(&url, gw.port);
     assert_eq!(anonymous(gw.port, &target, "").0, 200, "control: fresh");
     // Expiry is in whole seconds: two seconds later it has passed whatever the rounding.
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -168,12 +169,7 @@ async fn unsigned_header_added_to_a_signed_request() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
         .await
         .unwrap();
-    let target = url
-        .uri()
-        .split_once(&format!("127.0.0.1:{}", gw.port))
-        .unwrap()
-        .1
-        .to_owned();
+    let target = path_of(&url, gw.port);
     let put = |extra: &str| {
         raw(
             gw.port,

@@ -39,11 +39,11 @@ fn org_policy(bob_reads: bool) -> String {
 
 /// Start the gateway with `policies` laid out by the caller, an admin listener and an
 /// audit log; returns it with its admin port.
-fn gateway(
-    backend: std::net::SocketAddr,
-    extra: &str,
-    policies: &[(&str, String)],
-) -> (Gateway, u16) {
+/// The gateway in front of a fresh s3s-fs backend, with an admin listener and an audit
+/// log; the backend's directory is returned to keep it alive.
+async fn gateway(extra: &str, policies: &[(&str, String)]) -> (tempfile::TempDir, Gateway, u16) {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
     let admin = free_port();
     let mut files = vec![
         (
@@ -58,7 +58,7 @@ fn gateway(
         ("identities.yaml", IDENTITIES.to_owned()),
     ];
     files.extend(policies.iter().cloned());
-    (start(&files), admin)
+    (data, start(&files), admin)
 }
 
 fn admin_get(port: u16, path: &str) -> (u16, String) {
@@ -138,9 +138,7 @@ fn write(path: &Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_apply_without_restart_and_invalid_edits_are_rejected_whole() {
-    let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
-    let (gw, admin) = gateway(backend, "", &[("policies/org/base.json", org_policy(true))]);
+    let (_data, gw, admin) = gateway("", &[("policies/org/base.json", org_policy(true))]).await;
     seed(gw.port).await;
     assert_eq!(admin_get(admin, "/healthz").0, 200);
     let first = readyz(admin);
@@ -202,16 +200,14 @@ async fn edits_apply_without_restart_and_invalid_edits_are_rejected_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configmap_symlink_swap_is_applied() {
-    let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
     // The layout kubelet writes for a ConfigMap volume with `items` paths:
     // policies/..<timestamp>/org/base.json, policies/..data -> ..<timestamp>,
     // policies/org -> ..data/org.
-    let (gw, _admin) = gateway(
-        backend,
+    let (_data, gw, _admin) = gateway(
         "",
         &[("policies/..2026_11_23_1/org/base.json", org_policy(true))],
-    );
+    )
+    .await;
     let policies = gw.dir.path().join("policies");
     std::os::unix::fs::symlink("..2026_11_23_1", policies.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/org", policies.join("org")).unwrap();
@@ -286,9 +282,7 @@ async fn audit_record(dir: &Path, request_id: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_leaves_an_audit_record_that_explains_itself() {
-    let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
-    let (gw, admin) = gateway(backend, "", &[("policies/org/base.json", org_policy(true))]);
+    let (_data, gw, admin) = gateway("", &[("policies/org/base.json", org_policy(true))]).await;
     seed(gw.port).await;
     let bob = client(gw.port, BOB.0, BOB.1);
 
@@ -394,17 +388,15 @@ async fn every_request_leaves_an_audit_record_that_explains_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explained_denials_name_the_layer_and_statement() {
-    let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
     let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoSecrets","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/secret/*"}]}"#;
-    let (gw, _admin) = gateway(
-        backend,
+    let (_data, gw, _admin) = gateway(
         "explain_denials: true\n",
         &[
             ("policies/org/base.json", org_policy(true)),
             ("policies/org/guard.json", deny.to_owned()),
         ],
-    );
+    )
+    .await;
     seed(gw.port).await;
     let bob = client(gw.port, BOB.0, BOB.1);
     let err = bob
@@ -438,17 +430,15 @@ async fn explained_denials_name_the_layer_and_statement() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_policies_are_evaluated_beside_and_never_enforce() {
-    let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
     // The candidate revokes bob's read; the enforced set still grants it.
-    let (gw, admin) = gateway(
-        backend,
+    let (_data, gw, admin) = gateway(
         "",
         &[
             ("policies/org/base.json", org_policy(true)),
             ("policies/shadow/org/base.json", org_policy(false)),
         ],
-    );
+    )
+    .await;
     seed(gw.port).await;
     let bob = client(gw.port, BOB.0, BOB.1);
     let got = bob
@@ -503,9 +493,7 @@ async fn shadow_policies_are_evaluated_beside_and_never_enforce() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_changes_apply_without_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
-    let (gw, admin) = gateway(backend, "", &[("policies/org/base.json", org_policy(true))]);
+    let (_data, gw, admin) = gateway("", &[("policies/org/base.json", org_policy(true))]).await;
     seed(gw.port).await;
     let carol = client(gw.port, "AKIACAROL000000000001", "carol-secret");
     let err = carol.list_buckets().send().await.unwrap_err();

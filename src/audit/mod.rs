@@ -106,19 +106,25 @@ pub struct AuditRecord {
 pub fn summarize(
     decisions: &[(Authorization, Arc<Decision>)],
 ) -> (Option<Outcome>, Option<ReasonRecord>) {
+    let reason = match decisions.iter().find(|(_, d)| !d.is_allowed()) {
+        Some((_, d)) => d.reasons.first(),
+        None => decisions.first().and_then(|(_, d)| d.reasons.last()),
+    };
+    (outcome(decisions), reason.map(ReasonRecord::from))
+}
+
+/// The request's decision as a whole: the first refused authorization's outcome, else
+/// allow; none when nothing was decided.
+pub fn outcome(decisions: &[(Authorization, Arc<Decision>)]) -> Option<Outcome> {
     if decisions.is_empty() {
-        return (None, None);
+        return None;
     }
-    match decisions.iter().find(|(_, d)| !d.is_allowed()) {
-        Some((_, d)) => (Some(d.outcome), d.reasons.first().map(ReasonRecord::from)),
-        None => (
-            Some(Outcome::Allow),
-            decisions
-                .first()
-                .and_then(|(_, d)| d.reasons.last())
-                .map(ReasonRecord::from),
-        ),
-    }
+    Some(
+        decisions
+            .iter()
+            .find(|(_, d)| !d.is_allowed())
+            .map_or(Outcome::Allow, |(_, d)| d.outcome),
+    )
 }
 
 /// The actions of a request with their decisions.
@@ -178,6 +184,14 @@ impl Auditor {
         Ok(Auditor { log, otlp, metrics })
     }
 
+    /// Does anything take records: a log, an exporter, or a tracing subscriber that
+    /// listens to audit spans? When nothing does, no record need be built.
+    pub fn wanted(&self) -> bool {
+        self.log.is_some()
+            || self.otlp.is_some()
+            || tracing::enabled!(target: "portcullis::audit", tracing::Level::INFO)
+    }
+
     /// Emit the record: a span for the tracing subscriber (and OpenTelemetry), and a
     /// JSON line when a log is configured. Never blocks.
     pub fn record(&self, r: &AuditRecord) {
@@ -215,18 +229,14 @@ fn write_lines(rx: &Receiver<String>, out: Box<dyn Write + Send>) {
     }
 }
 
-pub(crate) fn outcome_name(o: Option<Outcome>) -> &'static str {
+/// The name of a decision (`none` when nothing was decided), as records and metrics say it.
+pub fn outcome_name(o: Option<Outcome>) -> &'static str {
     match o {
         Some(Outcome::Allow) => "allow",
         Some(Outcome::ExplicitDeny) => "explicit_deny",
         Some(Outcome::ImplicitDeny) => "implicit_deny",
         None => "none",
     }
-}
-
-/// The metrics label of a request's decision.
-pub fn decision_label(r: &AuditRecord) -> &'static str {
-    outcome_name(r.decision)
 }
 
 /// The record as one span: OpenTelemetry HTTP semantic conventions for the request,

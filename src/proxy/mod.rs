@@ -145,8 +145,8 @@ impl Gateway {
             context,
             now_secs(),
         )?;
-        let (theirs, _) = crate::audit::summarize(&shadow.decisions);
-        let (ours, _) = crate::audit::summarize(&enforced.decisions);
+        let theirs = crate::audit::outcome(&shadow.decisions);
+        let ours = crate::audit::outcome(&enforced.decisions);
         (theirs != ours).then(|| {
             Metrics::count(&self.metrics().shadow_differences);
             theirs
@@ -240,27 +240,28 @@ impl Gateway {
         let decide_started = Instant::now();
         let verdict = self.decide(&snapshot, &auth, &request.authorizations, &base);
         ctx.decide_time = decide_started.elapsed();
-        ctx.decisions.clone_from(&verdict.decisions);
         ctx.shadow_decision =
             self.shadow(&snapshot, &auth, &request.authorizations, &base, &verdict);
         // DeleteObjects is decided key by key once its body is read.
-        if request.operation != "DeleteObjects" && !verdict.allowed() {
+        let refusal = (request.operation != "DeleteObjects" && !verdict.allowed()).then(|| {
             let mut denied = GatewayError::access_denied();
             if self.settings.explain_denials
                 && let Some((a, d)) = verdict.denied()
             {
                 denied.message = error::explain(a, d);
             }
-            ctx.auth = Some(auth);
-            ctx.request = Some(request);
-            ctx.context = Some(base);
-            return Err(denied);
-        }
+            denied
+        });
+        ctx.decisions = verdict.decisions;
         ctx.context = Some(base);
-        let verifier = BodyVerifier::new(&auth.payload, &parts.headers, Limits::default())?;
-        ctx.verifier = Some(verifier);
+        let verifier = match refusal {
+            Some(denied) => Err(denied),
+            None => BodyVerifier::new(&auth.payload, &parts.headers, Limits::default())
+                .map_err(GatewayError::from),
+        };
         ctx.auth = Some(auth);
         ctx.request = Some(request);
+        ctx.verifier = Some(verifier?);
         Ok(())
     }
 
@@ -734,12 +735,11 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let record = self.audit_record(session, ctx);
         let metrics = self.metrics();
         metrics.request(
-            record.operation.unwrap_or("unclassified"),
-            crate::audit::decision_label(&record),
-            record.status,
+            ctx.request.as_ref().map_or("unclassified", |r| r.operation),
+            crate::audit::outcome_name(crate::audit::outcome(&ctx.decisions)),
+            session.response_written().map_or(0, |r| r.status.as_u16()),
         );
         metrics.stage(Stage::Auth, ctx.auth_time);
         metrics.stage(Stage::Decide, ctx.decide_time);
@@ -749,7 +749,9 @@ impl ProxyHttp for Gateway {
         if let Some(t) = ctx.started {
             metrics.stage(Stage::Total, t.elapsed());
         }
-        self.auditor.record(&record);
+        if self.auditor.wanted() {
+            self.auditor.record(&self.audit_record(session, ctx));
+        }
     }
 }
 

@@ -61,11 +61,7 @@ pub fn apply(
                 Some(old) => write_atomically(&target, old),
                 None => std::fs::remove_file(&target).or(Ok(())),
             };
-            let mut msg = issues
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
+            let mut msg = super::live::rejection(&issues).message;
             if let Err(e) = restored {
                 msg.push_str(&format!(
                     " (and the previous policy could not be restored: {e})"

@@ -8,7 +8,6 @@ use crate::admin::metrics::Metrics;
 use crate::config::Config;
 use crate::yaml::FileIssue;
 use arc_swap::ArcSwap;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -82,11 +81,7 @@ impl Live {
 
     /// Build a snapshot from the files and, with a shared store, `stored`.
     fn build(&self, generation: u64, stored: Option<&Stored>) -> Result<Snapshot, Vec<FileIssue>> {
-        let texts: Option<BTreeMap<String, String>> = stored.map(|s| {
-            s.iter()
-                .map(|(b, (_, text))| (b.clone(), text.clone()))
-                .collect()
-        });
+        let texts = stored.map(super::remote::texts);
         Snapshot::load_from(&self.config, generation, texts.as_ref())
     }
 
@@ -209,7 +204,7 @@ impl Live {
 }
 
 /// The issues of a rejected load as one report.
-fn rejection(issues: &[FileIssue]) -> ReloadError {
+pub(super) fn rejection(issues: &[FileIssue]) -> ReloadError {
     ReloadError {
         file: issues.first().map(|i| i.file.display().to_string()),
         message: issues

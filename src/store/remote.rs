@@ -24,6 +24,14 @@ const MAX_LISTING: usize = 8 * 1024 * 1024;
 /// The stored policies: bucket → (ETag, text).
 pub type Stored = BTreeMap<String, (String, String)>;
 
+/// The policy texts of a stored set, by bucket (what a snapshot is loaded from).
+pub fn texts(stored: &Stored) -> BTreeMap<String, String> {
+    stored
+        .iter()
+        .map(|(bucket, (_, text))| (bucket.clone(), text.clone()))
+        .collect()
+}
+
 /// The store bucket on the backend.
 #[derive(Clone, Debug)]
 pub struct RemoteStore {

@@ -8,8 +8,8 @@ use crate::config::Config;
 use notify::{RecursiveMode, Watcher};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long events are gathered before one reload.
@@ -23,10 +23,15 @@ const RESCAN: Duration = Duration::from_secs(1);
 /// Nothing else in those directories counts (an audit log beside the configuration
 /// must not look like a policy change).
 pub fn fingerprint(config: &Config) -> u64 {
+    fingerprint_of(config, &identity_inputs(config))
+}
+
+/// [`fingerprint`] with the identity inputs already known.
+fn fingerprint_of(config: &Config, identity_inputs: &[PathBuf]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     walk(&config.policies, true, &mut h);
-    for input in identity_inputs(config) {
-        stat(&input, &mut h);
+    for input in identity_inputs {
+        stat(input, &mut h);
     }
     h.finish()
 }
@@ -56,13 +61,14 @@ fn identity_inputs(config: &Config) -> Vec<PathBuf> {
     inputs
 }
 
-/// Is a changed path one the snapshot is built from?
-fn relevant(config: &Config, path: &Path) -> bool {
+/// Is a changed path one the snapshot is built from? (`identity_inputs` as of the last
+/// rescan: a newly named secret file is picked up by the rescan itself.)
+fn relevant(config: &Config, identity_inputs: &[PathBuf], path: &Path) -> bool {
     path.starts_with(&config.policies)
         || path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with(".."))
-        || identity_inputs(config).iter().any(|p| p == path)
+        || identity_inputs.iter().any(|p| p == path)
 }
 
 fn stat(path: &Path, h: &mut impl Hasher) {
@@ -106,8 +112,17 @@ pub fn spawn(live: Arc<Live>) -> std::io::Result<()> {
 fn run(live: &Live) {
     let (tx, rx) = channel::<()>();
     let config = live.config.clone();
+    // Read by the event callback (often: an audit log may grow in the same directory),
+    // refreshed by each rescan, so no event parses the identities file.
+    let inputs = Arc::new(Mutex::new(identity_inputs(&config)));
+    let watched = inputs.clone();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| e.paths.iter().any(|p| relevant(&config, p))) {
+        let relevant = event.is_ok_and(|e| {
+            watched
+                .lock()
+                .is_ok_and(|inputs| e.paths.iter().any(|p| relevant(&config, &inputs, p)))
+        });
+        if relevant {
             let _ = tx.send(());
         }
     });
@@ -134,7 +149,11 @@ fn run(live: &Live) {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(RESCAN),
         }
-        let now = fingerprint(&live.config);
+        let current = identity_inputs(&live.config);
+        let now = fingerprint_of(&live.config, &current);
+        if let Ok(mut i) = inputs.lock() {
+            *i = current;
+        }
         if now == live.fingerprint() || rejected == Some(now) {
             continue;
         }
