@@ -40,6 +40,24 @@ pub trait KeyStore {
     fn lookup(&self, access_key_id: &str) -> Option<(Arc<Principal>, &Secret)>;
 }
 
+/// Is the raw (percent-encoded) query parameter name `raw` the parameter `name`?
+/// Decoded and compared without case, so that no spelling of an authentication
+/// parameter is taken for an ordinary one (and forwarded) or missed.
+pub fn param_is(raw: &str, name: &str) -> bool {
+    if raw.contains('%') {
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .eq_ignore_ascii_case(name)
+    } else {
+        raw.eq_ignore_ascii_case(name)
+    }
+}
+
+/// Is the raw query parameter name one of [`AUTH_QUERY_PARAMS`]?
+pub fn is_auth_query_param(raw: &str) -> bool {
+    AUTH_QUERY_PARAMS.iter().any(|name| param_is(raw, name))
+}
+
 /// How the request was authenticated (`s3:authType`, `s3:signatureversion`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
@@ -138,10 +156,9 @@ pub fn authenticate(
     let header = parts.headers.get(http::header::AUTHORIZATION);
     let query = parts.uri.query().unwrap_or("");
     let has_param = |name: &str| {
-        query.split('&').any(|p| {
-            let k = p.split('=').next().unwrap_or("");
-            k.eq_ignore_ascii_case(name)
-        })
+        query
+            .split('&')
+            .any(|p| param_is(p.split('=').next().unwrap_or(""), name))
     };
     let v4_query = [
         "X-Amz-Algorithm",

@@ -145,6 +145,13 @@ pub fn parse(body: &[u8], literal_keys: bool) -> Result<DeleteObjects, ClassifyE
                             .as_mut()
                             .ok_or_else(|| bad("element outside an Object"))?;
                         let value = std::mem::take(&mut text);
+                        if !value.chars().all(xml_char) {
+                            // Not even as a character reference: the body the backend
+                            // is sent could not name this object.
+                            return Err(bad(format!(
+                                "{field} has a character XML 1.0 does not allow"
+                            )));
+                        }
                         match *field {
                             "Key" => obj.key = value,
                             "VersionId" => obj.version_id = Some(value),
@@ -175,6 +182,11 @@ pub fn parse(body: &[u8], literal_keys: bool) -> Result<DeleteObjects, ClassifyE
     Ok(DeleteObjects { quiet, objects })
 }
 
+/// A character XML 1.0 allows in a document (its `Char` production).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
 /// The authorization each object needs, in body order.
 pub fn authorizations(bucket: &str, request: &DeleteObjects) -> Vec<Authorization> {
     request
@@ -194,7 +206,9 @@ pub fn authorizations(bucket: &str, request: &DeleteObjects) -> Vec<Authorizatio
         .collect()
 }
 
-/// Escape text for an XML element.
+/// Escape text for an XML element. Control characters (a literal-keys backend allows
+/// them in keys) are written as character references: a parser normalizes a raw `\r`
+/// or `\r\n` to `\n`, which would name another key than the one authorized.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -204,6 +218,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            c if c.is_control() => out.push_str(&format!("&#{};", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -239,6 +254,35 @@ pub fn render(request: &DeleteObjects, keep: &[bool]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `delete_objects` fuzz target: a key of NUL characters was accepted
+    /// (literal keys) and written back as `&#0;`, which no XML parser reads.
+    #[test]
+    fn characters_xml_cannot_carry_are_refused_and_control_characters_round_trip() {
+        for body in [
+            "<Delete><Object><Key>a\u{0}b</Key></Object></Delete>",
+            "<Delete><Object><Key>a&#0;b</Key></Object></Delete>",
+            "<Delete><Object><Key>a&#1;b</Key></Object></Delete>",
+            "<Delete><Object><Key>a</Key><VersionId>\u{FFFF}</VersionId></Object></Delete>",
+        ] {
+            assert!(
+                matches!(
+                    parse(body.as_bytes(), true),
+                    Err(ClassifyError::MalformedXml(_))
+                ),
+                "{body:?}"
+            );
+        }
+        let d = parse(
+            b"<Delete><Object><Key>a&#13;b\tc&#x7f;</Key></Object></Delete>",
+            true,
+        )
+        .unwrap();
+        assert_eq!(d.objects[0].key, "a\rb\tc\u{7f}");
+        let sent = render(&d, &[true]);
+        assert!(sent.contains("<Key>a&#13;b&#9;c&#127;</Key>"), "{sent}");
+        assert_eq!(parse(sent.as_bytes(), true).unwrap(), d);
+    }
 
     #[test]
     fn documentation_example() {

@@ -10,7 +10,7 @@ pub mod embedded;
 use crate::auth::canonical::uri_encode;
 use crate::auth::secret::Secret;
 use crate::auth::{AuthKind, Authenticated, PayloadMode};
-use crate::classify::S3Request;
+use crate::classify::{CopySource, S3Request};
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
@@ -125,7 +125,7 @@ pub fn upstream_uri(request: &S3Request, raw_query: &str) -> String {
         .filter(|p| !p.is_empty())
         .filter(|p| {
             let name = p.split('=').next().unwrap_or("");
-            !crate::auth::AUTH_QUERY_PARAMS.contains(&name)
+            !crate::auth::is_auth_query_param(name)
         })
         .collect();
     if !query.is_empty() {
@@ -133,6 +133,21 @@ pub fn upstream_uri(request: &S3Request, raw_query: &str) -> String {
         uri.push_str(&query.join("&"));
     }
     uri
+}
+
+/// The `x-amz-copy-source` sent upstream: the parsed source written out again, every
+/// byte but unreserved characters and `/` percent-encoded, so that the backend reads
+/// exactly the object that was authorized however it decodes `+`, spaces or unicode.
+pub fn upstream_copy_source(source: &CopySource) -> String {
+    let mut out = String::from("/");
+    uri_encode(source.bucket.as_bytes(), false, &mut out);
+    out.push('/');
+    uri_encode(source.key.as_bytes(), true, &mut out);
+    if let Some(v) = &source.version_id {
+        out.push_str("?versionId=");
+        uri_encode(v.as_bytes(), false, &mut out);
+    }
+    out
 }
 
 /// What to sign the body as: the client's declared SHA-256 (the backend checks it
@@ -209,6 +224,29 @@ mod tests {
             payload: PayloadMode::Unsigned,
             signed_headers: signed.iter().map(|s| (*s).to_owned()).collect(),
         }
+    }
+
+    #[test]
+    fn every_spelling_of_an_authentication_parameter_is_removed_upstream() {
+        let r = request(Some("b"), Some("k"), false);
+        let uri = upstream_uri(
+            &r,
+            "X-Amz-Sig%6Eature=x&x-amz-credential=y&Signature=z&AWSAccessKeyId=w&partNumber=1",
+        );
+        assert_eq!(uri, "/b/k?partNumber=1");
+    }
+
+    #[test]
+    fn the_copy_source_sent_is_the_one_parsed_written_out_encoded() {
+        let source = CopySource {
+            bucket: "src".into(),
+            key: "a b+c/\u{263A}%?.txt".into(),
+            version_id: Some("v+1/2".into()),
+        };
+        assert_eq!(
+            upstream_copy_source(&source),
+            "/src/a%20b%2Bc/%E2%98%BA%25%3F.txt?versionId=v%2B1%2F2"
+        );
     }
 
     fn request(bucket: Option<&str>, key: Option<&str>, strip_acl: bool) -> S3Request {

@@ -16,7 +16,9 @@ use crate::classify::addressing::{resolve, v2_resource};
 use crate::classify::context::{Connection, request_context};
 use crate::classify::{Authorization, S3Request, classify};
 use crate::decide::cache::DecisionCache;
-use crate::forward::{Backend, keep_header, payload_hash, sign_for_backend, upstream_uri};
+use crate::forward::{
+    Backend, keep_header, payload_hash, sign_for_backend, upstream_copy_source, upstream_uri,
+};
 use crate::policy::Decision;
 use crate::policy::values::{Cidr, Timestamp};
 use crate::store::{Live, Snapshot};
@@ -483,6 +485,9 @@ impl ProxyHttp for Gateway {
             if !keep_header(&name, auth, request) {
                 upstream.remove_header(&name);
             }
+        }
+        if let Some(source) = &request.copy_source {
+            upstream.insert_header("x-amz-copy-source", upstream_copy_source(source))?;
         }
         let chunked = matches!(
             auth.payload,
