@@ -36,7 +36,93 @@ pub struct Config {
     pub threads: usize,
     /// How long in-flight requests may run on after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    pub limits: Limits,
 }
+
+/// `limits:` — what one client, connection or request may take (README, Limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open client connections; one more is answered `503 SlowDown` and closed.
+    pub max_connections: usize,
+    /// Total bytes of a request's header fields (names and values).
+    pub max_header_bytes: usize,
+    /// Header fields in one request (Pingora refuses more than 256 itself).
+    pub max_header_count: usize,
+    /// Bytes of the request target (path and query).
+    pub max_url_bytes: usize,
+    /// Keys in one DeleteObjects request (S3: 1000).
+    pub max_delete_keys: usize,
+    /// Bytes of a DeleteObjects body.
+    pub max_delete_body_bytes: usize,
+    /// Bytes of one aws-chunked chunk (a signed chunk is held until verified).
+    pub max_chunk_bytes: usize,
+    /// A request's header must arrive whole within this time of its first byte
+    /// (a new connection: of being accepted).
+    pub header_timeout_seconds: u64,
+    /// How long an idle kept-alive connection waits for its next request.
+    pub idle_timeout_seconds: u64,
+    /// How long one read of a request body may wait for data.
+    pub body_timeout_seconds: u64,
+    /// How long one write of a response may wait for the client to read.
+    pub send_timeout_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            max_header_bytes: 16 * 1024,
+            max_header_count: 100,
+            max_url_bytes: 16 * 1024,
+            max_delete_keys: 1000,
+            max_delete_body_bytes: 8 * 1024 * 1024,
+            max_chunk_bytes: 16 * 1024 * 1024,
+            header_timeout_seconds: 20,
+            idle_timeout_seconds: 60,
+            body_timeout_seconds: 60,
+            send_timeout_seconds: 60,
+        }
+    }
+}
+
+/// `limits:` keys, their bounds and how to set them on [`Limits`].
+type LimitField = (&'static str, u64, u64, fn(&mut Limits, u64));
+
+const LIMIT_FIELDS: &[LimitField] = &[
+    ("max_connections", 1, 1_000_000, |l, v| {
+        l.max_connections = v as usize
+    }),
+    ("max_header_bytes", 1024, 1024 * 1024 - 1, |l, v| {
+        l.max_header_bytes = v as usize
+    }),
+    ("max_header_count", 8, 256, |l, v| {
+        l.max_header_count = v as usize
+    }),
+    ("max_url_bytes", 1024, 1024 * 1024, |l, v| {
+        l.max_url_bytes = v as usize
+    }),
+    ("max_delete_keys", 1, 1000, |l, v| {
+        l.max_delete_keys = v as usize
+    }),
+    ("max_delete_body_bytes", 1024, 64 * 1024 * 1024, |l, v| {
+        l.max_delete_body_bytes = v as usize
+    }),
+    ("max_chunk_bytes", 8 * 1024, 64 * 1024 * 1024, |l, v| {
+        l.max_chunk_bytes = v as usize
+    }),
+    ("header_timeout_seconds", 1, 3600, |l, v| {
+        l.header_timeout_seconds = v
+    }),
+    ("idle_timeout_seconds", 1, 3600, |l, v| {
+        l.idle_timeout_seconds = v
+    }),
+    ("body_timeout_seconds", 1, 3600, |l, v| {
+        l.body_timeout_seconds = v
+    }),
+    ("send_timeout_seconds", 1, 3600, |l, v| {
+        l.send_timeout_seconds = v
+    }),
+];
 
 #[derive(Debug)]
 pub struct Tls {
@@ -112,6 +198,7 @@ const TOP_KEYS: &[&str] = &[
     "policy_store",
     "threads",
     "shutdown_grace_seconds",
+    "limits",
 ];
 
 const BACKEND_KEYS: &[&str] = &[
@@ -273,6 +360,22 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
     if decision_cache.ttl_seconds == 0 {
         r.error("decision_cache.ttl_seconds", "must be at least 1");
     }
+    let mut limits = Limits::default();
+    if let Some(l) = map.get("limits") {
+        let names: Vec<&str> = LIMIT_FIELDS.iter().map(|f| f.0).collect();
+        if let Some(lm) = r.object("limits", l, &names) {
+            for (name, min, max, set) in LIMIT_FIELDS {
+                match r.u64(lm, "limits", name) {
+                    Some(v) if (*min..=*max).contains(&v) => set(&mut limits, v),
+                    Some(_) => r.error(
+                        &format!("limits.{name}"),
+                        format!("must be between {min} and {max}"),
+                    ),
+                    None => {}
+                }
+            }
+        }
+    }
     let policy_store = map.get("policy_store").and_then(|ps| {
         let psm = r.object("policy_store", ps, &["backend"])?;
         let Some(b) = psm.get("backend") else {
@@ -328,6 +431,7 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
         policy_store,
         threads: usize::try_from(threads).unwrap_or(2),
         shutdown_grace_seconds,
+        limits,
     })
 }
 

@@ -6,12 +6,14 @@ use crate::audit::Auditor;
 use crate::config::{Backend as BackendConfig, Config};
 use crate::decide::cache::{CacheSettings, DecisionCache};
 use crate::forward::Backend;
+use crate::proxy::connections::Admission;
 use crate::proxy::{Gateway, Settings};
 use crate::store::remote::{self, RemoteStore, Stored};
 use crate::store::{Live, Snapshot, watch};
 use anyhow::{Context as _, anyhow, bail};
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
+use pingora::services::listening::Service;
 use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::Arc;
@@ -151,6 +153,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         literal_keys,
         backend_timeout: timeout,
         explain_denials: config.explain_denials,
+        limits: config.limits,
     };
     let listen = config.listen.to_string();
     let tls = config.tls.as_ref().map(|t| {
@@ -170,7 +173,13 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         metrics.clone(),
     );
     let admin_listen = config.admin_listen;
-    let live = Arc::new(Live::new(snapshot, Arc::new(config), metrics, remote));
+    let limits = config.limits;
+    let live = Arc::new(Live::new(
+        snapshot,
+        Arc::new(config),
+        metrics.clone(),
+        remote,
+    ));
     watch::spawn(live.clone())?;
     if let Some(store) = &live.remote {
         remote::spawn_poller(live.clone(), store.clone())?;
@@ -197,7 +206,14 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut service = http_proxy_service(&server.configuration, gateway);
+    let proxy = pingora::proxy::http_proxy(&server.configuration, gateway);
+    let admission = Admission::new(
+        proxy,
+        limits.max_connections,
+        Duration::from_secs(limits.header_timeout_seconds),
+        metrics,
+    );
+    let mut service = Service::new("Portcullis gateway".to_owned(), admission);
     match &tls {
         Some((cert, key)) => service
             .add_tls(&listen, cert, key)

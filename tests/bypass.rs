@@ -3,7 +3,8 @@
 //! starts with a control request that the policies do allow, so a denial is the policy
 //! speaking, not a broken setup. (The policy-language classes — ignored conditions,
 //! unknown operators, negated and bare operators on multivalued keys — are in the
-//! decision corpus, `tests/corpus/`; DeleteObjects per key is in `tests/gateway.rs`.)
+//! decision corpus, `tests/corpus/`; the fuzz targets check that what is sent upstream parses back to what was
+//! authorized: `fuzz/`.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{client, config, raw, start, start_backend};
+use common::{client, config, raw, signed_request, start, start_backend};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"},
@@ -377,4 +378,52 @@ async fn a_multi_delete_authorized_per_bucket_instead_of_per_key() {
         .send()
         .await;
     assert!(gone.is_err(), "the allowed key was deleted");
+}
+
+/// A DeleteObjects body built so that an authorizer and a backend could read different
+/// key lists: two `Key`s in one `Object`, a key hidden by a comment, split by CDATA, or
+/// spelled with character references. The gateway decides on the keys it parsed and
+/// sends the backend only those, written out again: nothing outside `drop/` is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_objects_key_list_that_differs_between_authorized_and_sent() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    let port = gw.port;
+    let body = concat!(
+        "<Delete>",
+        "<Object><Key>drop/a.txt</Key><Key>secret.txt</Key></Object>",
+        "<Object><Key>secret<!-- drop/ -->.txt</Key></Object>",
+        "<Object><Key>sec<![CDATA[ret.t]]>xt</Key></Object>",
+        "<Object><Key>&#115;ecret.txt</Key></Object>",
+        "</Delete>"
+    );
+    let head = signed_request(
+        port,
+        "POST",
+        "/box?delete",
+        "UNSIGNED-PAYLOAD",
+        &[
+            ("connection", "close"),
+            ("content-length", &body.len().to_string()),
+        ],
+        "AKIAWRITER000000001",
+        "writer-secret",
+    );
+    let (status, reply) = tokio::task::spawn_blocking(move || raw(port, &format!("{head}{body}")))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(!reply.contains("<Deleted>"), "{reply}");
+    assert_eq!(
+        reply.matches("<Code>AccessDenied</Code>").count(),
+        4,
+        "{reply}"
+    );
+    admin
+        .head_object()
+        .bucket("box")
+        .key("secret.txt")
+        .send()
+        .await
+        .expect("secret.txt is still there");
 }

@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{BACKEND_KEY, BACKEND_SECRET, Gateway, client, free_port, raw, spawn, start_backend};
+use common::{
+    BACKEND_KEY, BACKEND_SECRET, Gateway, client, free_port, raw, signed_request, spawn,
+    start_backend,
+};
 
 const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminsEverything","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"},
@@ -906,60 +909,6 @@ async fn expect_continue_uploads() {
         10_000
     );
     assert!(!data.path().join("shared/refused.txt").exists());
-}
-
-/// A header-signed request (headers only) as raw HTTP.
-fn signed_request(
-    port: u16,
-    method: &str,
-    path: &str,
-    content_sha: &str,
-    extra: &[(&str, &str)],
-    user: &str,
-    secret: &str,
-) -> String {
-    use portcullis::auth::canonical::{
-        CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature,
-        signing_key,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let ts = portcullis::auth::dates::format_amz_date(now);
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), format!("127.0.0.1:{port}")),
-        ("x-amz-content-sha256".into(), content_sha.into()),
-        ("x-amz-date".into(), ts.clone()),
-    ];
-    headers.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    headers.sort();
-    let signed: Vec<(&str, Vec<&[u8]>)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), vec![v.as_bytes()]))
-        .collect();
-    let cr = create_canonical_request(&CanonicalParts {
-        method,
-        raw_path: path,
-        raw_query: "",
-        skip_query: None,
-        headers: &signed,
-        payload_hash: content_sha,
-    });
-    let date = &ts[..8];
-    let sts = create_string_to_sign(&cr, &ts, &scope(date, "us-east-1", "s3"));
-    let sig = signature(&signing_key(secret, date, "us-east-1", "s3"), &sts);
-    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-    let mut req = format!("{method} {path} HTTP/1.1\r\n");
-    for (k, v) in &headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential={user}/{date}/us-east-1/s3/aws4_request, SignedHeaders={}, Signature={sig}\r\n\r\n", names.join(";")));
-    req
 }
 
 /// SIGTERM: new connections are refused at once, a request in flight finishes.

@@ -6,11 +6,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::classify::addressing::check_key;
-use portcullis::classify::delete::{MAX_KEYS, authorizations, parse, render};
+use portcullis::classify::delete::{Limits, MAX_KEYS, authorizations, parse, render};
 
 fuzz_target!(|data: &[u8]| {
     for literal_keys in [false, true] {
-        let Ok(request) = parse(data, literal_keys) else {
+        let Ok(request) = parse(data, literal_keys, &Limits::default()) else {
             continue;
         };
         assert!(request.objects.len() <= MAX_KEYS);
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let keep = vec![true; request.objects.len()];
         let sent = render(&request, &keep);
-        let again = parse(sent.as_bytes(), literal_keys)
+        let again = parse(sent.as_bytes(), literal_keys, &Limits::default())
             .unwrap_or_else(|e| panic!("the body sent does not parse: {e:?}\n{sent}"));
         assert_eq!(again, request, "the body sent names other objects:\n{sent}");
     }

@@ -79,6 +79,9 @@ pub struct Metrics {
     pub backend_errors: AtomicU64,
     pub shadow_differences: AtomicU64,
     pub backend_reachable: AtomicBool,
+    pub connections_open: AtomicU64,
+    pub connections_refused: AtomicU64,
+    pub header_timeouts: AtomicU64,
 }
 
 impl Metrics {
@@ -126,7 +129,7 @@ impl Metrics {
             }
         }
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let counters: [(&str, &str, &str, u64); 9] = [
+        let counters: [(&str, &str, &str, u64); 12] = [
             (
                 "portcullis_decision_cache_hits_total",
                 "counter",
@@ -174,6 +177,24 @@ impl Metrics {
                 "counter",
                 "Requests where the shadow policies decided differently.",
                 load(&self.shadow_differences),
+            ),
+            (
+                "portcullis_connections_open",
+                "gauge",
+                "Client connections open now.",
+                load(&self.connections_open),
+            ),
+            (
+                "portcullis_connections_refused_total",
+                "counter",
+                "Client connections refused because limits.max_connections were open.",
+                load(&self.connections_refused),
+            ),
+            (
+                "portcullis_header_timeouts_total",
+                "counter",
+                "Connections closed because a request header did not arrive within limits.header_timeout_seconds.",
+                load(&self.header_timeouts),
             ),
             (
                 "portcullis_backend_reachable",

@@ -32,15 +32,37 @@ pub struct DeleteObjects {
     pub objects: Vec<ObjectId>,
 }
 
+/// Bounds on a DeleteObjects request (`limits.max_delete_keys`,
+/// `limits.max_delete_body_bytes`).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_keys: usize,
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_keys: MAX_KEYS,
+            max_body: MAX_BODY,
+        }
+    }
+}
+
 fn bad(msg: impl Into<String>) -> ClassifyError {
     ClassifyError::MalformedXml(msg.into())
 }
 
 /// Parse a DeleteObjects body.
-pub fn parse(body: &[u8], literal_keys: bool) -> Result<DeleteObjects, ClassifyError> {
-    if body.len() > MAX_BODY {
+pub fn parse(
+    body: &[u8],
+    literal_keys: bool,
+    limits: &Limits,
+) -> Result<DeleteObjects, ClassifyError> {
+    if body.len() > limits.max_body {
         return Err(ClassifyError::EntityTooLarge(format!(
-            "the DeleteObjects body is larger than {MAX_BODY} bytes"
+            "the DeleteObjects body is larger than {} bytes",
+            limits.max_body
         )));
     }
     // Text is never trimmed: a key is exactly what was sent, spaces included, so the
@@ -74,9 +96,10 @@ pub fn parse(body: &[u8], literal_keys: bool) -> Result<DeleteObjects, ClassifyE
                 {
                     ["Delete"] if !seen_root => seen_root = true,
                     ["Delete", "Object"] => {
-                        if objects.len() >= MAX_KEYS {
+                        if objects.len() >= limits.max_keys {
                             return Err(bad(format!(
-                                "at most {MAX_KEYS} keys may be deleted in one request"
+                                "at most {} keys may be deleted in one request",
+                                limits.max_keys
                             )));
                         }
                         current = Some(ObjectId {
@@ -267,7 +290,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse(body.as_bytes(), true),
+                    parse(body.as_bytes(), true, &Limits::default()),
                     Err(ClassifyError::MalformedXml(_))
                 ),
                 "{body:?}"
@@ -281,7 +304,7 @@ mod tests {
         assert_eq!(d.objects[0].key, "a\rb\tc\u{7f}");
         let sent = render(&d, &[true]);
         assert!(sent.contains("<Key>a&#13;b&#9;c&#127;</Key>"), "{sent}");
-        assert_eq!(parse(sent.as_bytes(), true).unwrap(), d);
+        assert_eq!(parse(sent.as_bytes(), true, &Limits::default()).unwrap(), d);
     }
 
     #[test]
@@ -294,7 +317,7 @@ mod tests {
   <Object><Key>a &amp; b &#x263A;<![CDATA[<c>]]></Key><ETag>"abc"</ETag></Object>
   <Object><Key>  spaced key  </Key></Object>
 </Delete>"#;
-        let d = parse(body, false).unwrap();
+        let d = parse(body, false, &Limits::default()).unwrap();
         assert!(d.quiet);
         assert_eq!(d.objects.len(), 4);
         assert_eq!(d.objects[2].key, "a & b \u{263A}<c>");
@@ -303,7 +326,12 @@ mod tests {
         assert_eq!(auth[0].action.to_string(), "s3:DeleteObject");
         assert_eq!(auth[1].action.to_string(), "s3:DeleteObjectVersion");
         assert_eq!(auth[2].resource, "arn:aws:s3:::b1/a & b \u{263A}<c>");
-        let again = parse(render(&d, &[true, false, true, true]).as_bytes(), false).unwrap();
+        let again = parse(
+            render(&d, &[true, false, true, true]).as_bytes(),
+            false,
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(
             again.objects,
             vec![
@@ -318,19 +346,19 @@ mod tests {
     fn hostile_bodies() {
         let bomb = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><Delete><Object><Key>&lol2;</Key></Object></Delete>"#;
         assert!(
-            matches!(parse(bomb, false), Err(ClassifyError::MalformedXml(m)) if m.contains("DTD"))
+            matches!(parse(bomb, false, &Limits::default()), Err(ClassifyError::MalformedXml(m)) if m.contains("DTD"))
         );
         let entity = b"<Delete><Object><Key>&xxe;</Key></Object></Delete>";
         assert!(
-            matches!(parse(entity, false), Err(ClassifyError::MalformedXml(m)) if m.contains("entity"))
+            matches!(parse(entity, false, &Limits::default()), Err(ClassifyError::MalformedXml(m)) if m.contains("entity"))
         );
         let deep = b"<Delete><Object><Key><a>x</a></Key></Object></Delete>";
-        assert!(parse(deep, false).is_err());
+        assert!(parse(deep, false, &Limits::default()).is_err());
         let many: String = (0..=MAX_KEYS)
             .map(|i| format!("<Object><Key>k{i}</Key></Object>"))
             .collect();
         assert!(
-            matches!(parse(format!("<Delete>{many}</Delete>").as_bytes(), false), Err(ClassifyError::MalformedXml(m)) if m.contains("at most 1000"))
+            matches!(parse(format!("<Delete>{many}</Delete>").as_bytes(), false, &Limits::default()), Err(ClassifyError::MalformedXml(m)) if m.contains("at most 1000"))
         );
         assert!(matches!(
             parse(&vec![b' '; MAX_BODY + 1], false),
@@ -347,7 +375,7 @@ mod tests {
             b"<Delete><Object><Key>a</Key></Object></Delete><Delete/>",
         ] {
             assert!(
-                parse(bad_body, false).is_err(),
+                parse(bad_body, false, &Limits::default()).is_err(),
                 "{}",
                 String::from_utf8_lossy(bad_body)
             );

@@ -4,6 +4,7 @@
 //! streams the body through its verifier; `fail_to_proxy` turns failures into S3 errors;
 //! `logging` hands the finished request to the audit stage and the metrics.
 
+pub mod connections;
 pub mod error;
 pub mod policy_ops;
 pub mod served;
@@ -43,6 +44,7 @@ pub struct Settings {
     pub backend_timeout: Duration,
     /// Denials name the layer and statement that decided.
     pub explain_denials: bool,
+    pub limits: crate::config::Limits,
 }
 
 /// The gateway service.
@@ -178,6 +180,47 @@ impl Gateway {
         format!("{:016X}", n.rotate_left(17) ^ 0x5DEE_CE66_D1CE_4E5B)
     }
 
+    /// Bounds on an aws-chunked body.
+    fn chunk_limits(&self) -> Limits {
+        Limits {
+            max_chunk: self.settings.limits.max_chunk_bytes,
+            ..Limits::default()
+        }
+    }
+
+    /// Refuse a request whose target or header fields exceed `limits`.
+    fn check_size(&self, parts: &http::request::Parts) -> std::result::Result<(), GatewayError> {
+        let limits = &self.settings.limits;
+        let target = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+        if target > limits.max_url_bytes {
+            return Err(GatewayError::new(
+                "InvalidURI",
+                400,
+                format!(
+                    "the request target is {target} bytes, more than the {} allowed",
+                    limits.max_url_bytes
+                ),
+            ));
+        }
+        let count = parts.headers.len();
+        let bytes: usize = parts
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        if count > limits.max_header_count || bytes > limits.max_header_bytes {
+            return Err(GatewayError::new(
+                "RequestHeaderSectionTooLarge",
+                400,
+                format!(
+                    "the request has {count} header fields of {bytes} bytes; at most {} fields of {} bytes are allowed",
+                    limits.max_header_count, limits.max_header_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Authenticate, classify and decide. `Err` is the refusal to send.
     fn admit(
         &self,
@@ -185,6 +228,7 @@ impl Gateway {
         ctx: &mut RequestCtx,
     ) -> std::result::Result<(), GatewayError> {
         let parts: &http::request::Parts = session.req_header();
+        self.check_size(parts)?;
         let now = now_secs();
         let host = parts
             .headers
@@ -258,7 +302,7 @@ impl Gateway {
         ctx.context = Some(base);
         let verifier = match refusal {
             Some(denied) => Err(denied),
-            None => BodyVerifier::new(&auth.payload, &parts.headers, Limits::default())
+            None => BodyVerifier::new(&auth.payload, &parts.headers, self.chunk_limits())
                 .map_err(GatewayError::from),
         };
         ctx.auth = Some(auth);
@@ -416,6 +460,15 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let limits = &self.settings.limits;
+        // Pingora turns keep-alive off while shutting down: leave it off then.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(limits.idle_timeout_seconds));
+        }
+        let body_timeout = Duration::from_secs(limits.body_timeout_seconds);
+        session.set_read_timeout(Some(body_timeout));
+        session.set_total_drain_timeout(Some(body_timeout));
+        session.set_write_timeout(Some(Duration::from_secs(limits.send_timeout_seconds)));
         if let Err(err) = self.admit(session, ctx) {
             self.respond(session, ctx, &err).await?;
             return Ok(true);

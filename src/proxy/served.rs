@@ -94,7 +94,11 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Answer, GatewayError> {
-        let body = self.read_body(session, ctx, delete::MAX_BODY).await?;
+        let limits = delete::Limits {
+            max_keys: self.settings.limits.max_delete_keys,
+            max_body: self.settings.limits.max_delete_body_bytes,
+        };
+        let body = self.read_body(session, ctx, limits.max_body).await?;
         let (Some(request), Some(auth), Some(snapshot), Some(base)) =
             (&ctx.request, &ctx.auth, &ctx.snapshot, &ctx.context)
         else {
@@ -105,7 +109,7 @@ impl Gateway {
             ));
         };
         let bucket = request.bucket.clone().unwrap_or_default();
-        let parsed = delete::parse(&body, self.settings.literal_keys)?;
+        let parsed = delete::parse(&body, self.settings.literal_keys, &limits)?;
         let authorizations = delete::authorizations(&bucket, &parsed);
         let verdict = self.decide(snapshot, auth, &authorizations, base);
         let shadow = self.shadow(snapshot, auth, &authorizations, base, &verdict);

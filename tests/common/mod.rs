@@ -142,3 +142,59 @@ pub fn raw(port: u16, request: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+/// A header-signed SigV4 request (request line and headers, ending in the blank line)
+/// for `path` (`/bucket/key?query`) on the gateway at `port`, as `user`.
+pub fn signed_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_sha: &str,
+    extra: &[(&str, &str)],
+    user: &str,
+    secret: &str,
+) -> String {
+    use portcullis::auth::canonical::{
+        CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature,
+        signing_key,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ts = portcullis::auth::dates::format_amz_date(now);
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), format!("127.0.0.1:{port}")),
+        ("x-amz-content-sha256".into(), content_sha.into()),
+        ("x-amz-date".into(), ts.clone()),
+    ];
+    headers.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    headers.sort();
+    let signed: Vec<(&str, Vec<&[u8]>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), vec![v.as_bytes()]))
+        .collect();
+    let (raw_path, raw_query) = path.split_once('?').unwrap_or((path, ""));
+    let cr = create_canonical_request(&CanonicalParts {
+        method,
+        raw_path,
+        raw_query,
+        skip_query: None,
+        headers: &signed,
+        payload_hash: content_sha,
+    });
+    let date = &ts[..8];
+    let sts = create_string_to_sign(&cr, &ts, &scope(date, "us-east-1", "s3"));
+    let sig = signature(&signing_key(secret, date, "us-east-1", "s3"), &sts);
+    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential={user}/{date}/us-east-1/s3/aws4_request, SignedHeaders={}, Signature={sig}\r\n\r\n", names.join(";")));
+    req
+}

@@ -1,0 +1,337 @@
+//! Connection admission in front of Pingora's HTTP server: at most
+//! `limits.max_connections` client connections at once (one more is answered
+//! `503 SlowDown` and closed), and a deadline on every request header
+//! (`limits.header_timeout_seconds`), which Pingora's per-read timeouts do not give: a
+//! client trickling one header byte a minute (slowloris) is cut off at the deadline.
+
+use crate::admin::metrics::Metrics;
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::tls::TlsRef;
+use pingora::protocols::{
+    ALPN, GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
+    Stream, TimingDigest, UniqueID, UniqueIDType,
+};
+use pingora::server::ShutdownWatch;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+
+/// The answer to a connection over the limit.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/xml\r\nconnection: close\r\ncontent-length: 131\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Too many open connections.</Message></Error>";
+
+/// Wraps the HTTP application with the connection limit and the header deadline.
+pub struct Admission<A> {
+    app: Arc<A>,
+    permits: Arc<Semaphore>,
+    header_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl<A> Admission<A> {
+    pub fn new(
+        app: A,
+        max_connections: usize,
+        header_timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Admission<A> {
+        Admission {
+            app: Arc::new(app),
+            permits: Arc::new(Semaphore::new(max_connections)),
+            header_timeout,
+            metrics,
+        }
+    }
+}
+
+/// Counts an open connection while it lives.
+struct Open(Arc<Metrics>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        mut stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
+            self.metrics
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            refuse(&mut stream).await;
+            return None;
+        };
+        self.metrics
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        let _open = Open(self.metrics.clone());
+        let stream: Stream = if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
+            // HTTP/2 frames carry no header terminator to watch for.
+            stream
+        } else {
+            Box::new(HeaderDeadline::new(
+                stream,
+                self.header_timeout,
+                self.metrics.clone(),
+            ))
+        };
+        // Pingora's HTTP application serves every request of the connection itself.
+        self.app.process_new(stream, shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        self.app.cleanup().await;
+    }
+}
+
+/// Answer `503 SlowDown`, then read (and drop) what the client sent for a moment, so
+/// that closing does not reset the connection before the answer is read.
+async fn refuse(stream: &mut Stream) {
+    if stream.write_all(BUSY).await.is_err() || stream.flush().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let linger = async {
+        let mut total = 0;
+        while let Ok(n) = stream.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > 64 * 1024 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), linger).await;
+    Shutdown::shutdown(stream.as_mut()).await;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Reading a request header: the deadline runs.
+    Header,
+    /// Past the header (its body, the response).
+    Past,
+    /// A response was sent: the next byte read starts the next header.
+    Between,
+}
+
+/// A stream that fails a read once a request header has taken longer than the deadline.
+/// The header ends at the first empty line; a final (non-1xx) response written by the
+/// server ends the request, and the next byte read starts the next header's clock.
+pub struct HeaderDeadline {
+    inner: Stream,
+    timeout: Duration,
+    phase: Phase,
+    /// Line ends seen in a row (a `\r` does not break a run).
+    line_ends: u8,
+    deadline: Pin<Box<Sleep>>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for HeaderDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderDeadline")
+            .field("inner", &self.inner)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HeaderDeadline {
+    pub fn new(inner: Stream, timeout: Duration, metrics: Arc<Metrics>) -> HeaderDeadline {
+        HeaderDeadline {
+            inner,
+            timeout,
+            phase: Phase::Header,
+            line_ends: 0,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            metrics,
+        }
+    }
+
+    fn saw(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.phase == Phase::Between {
+            self.phase = Phase::Header;
+            self.line_ends = 0;
+            let at = Instant::now() + self.timeout;
+            self.deadline.as_mut().reset(at);
+        }
+        if self.phase != Phase::Header {
+            return;
+        }
+        for b in bytes {
+            match b {
+                b'\n' => {
+                    self.line_ends += 1;
+                    // A blank line before the request line is allowed and skipped.
+                    if self.line_ends >= 2 {
+                        self.phase = Phase::Past;
+                        return;
+                    }
+                }
+                b'\r' => {}
+                _ => self.line_ends = 0,
+            }
+        }
+    }
+
+    fn wrote(&mut self, bytes: &[u8]) {
+        // `HTTP/1.x NNN`: a final status ends the request.
+        if bytes.len() >= 12
+            && bytes.starts_with(b"HTTP/1.")
+            && bytes.get(9).is_some_and(|b| *b != b'1')
+        {
+            self.phase = Phase::Between;
+        }
+    }
+}
+
+impl AsyncRead for HeaderDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.phase == Phase::Header && this.deadline.as_mut().poll(cx).is_ready() {
+            this.metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request header did not arrive in time",
+            )));
+        }
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &result {
+            let new = buf.filled().get(before..).unwrap_or_default().to_vec();
+            this.saw(&new);
+        }
+        result
+    }
+}
+
+impl AsyncWrite for HeaderDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &result {
+            this.wrote(buf.get(..*n).unwrap_or_default());
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &result
+            && *n > 0
+            && let Some(first) = bufs.iter().find(|b| !b.is_empty())
+        {
+            this.wrote(first);
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[async_trait]
+impl Shutdown for HeaderDeadline {
+    async fn shutdown(&mut self) {
+        Shutdown::shutdown(self.inner.as_mut()).await;
+    }
+}
+
+impl UniqueID for HeaderDeadline {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for HeaderDeadline {
+    fn get_ssl(&self) -> Option<&TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for HeaderDeadline {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for HeaderDeadline {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+
+    fn set_proxy_digest(&mut self, digest: ProxyDigest) {
+        self.inner.set_proxy_digest(digest);
+    }
+}
+
+impl GetSocketDigest for HeaderDeadline {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: SocketDigest) {
+        self.inner.set_socket_digest(digest);
+    }
+}
+
+#[async_trait]
+impl Peek for HeaderDeadline {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}
