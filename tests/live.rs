@@ -522,3 +522,118 @@ async fn identity_changes_apply_without_restart() {
     assert_eq!(r["backend_reachable"], true);
     assert!(r["loaded_at"].as_str().unwrap().ends_with('Z'));
 }
+
+/// Two policy files of one ConfigMap swapped together hundreds of times a minute while
+/// requests run: a DeleteObjects of two keys is decided on one snapshot, so its keys
+/// are both allowed (one version allows `x1` in one file and `x2` in the other) or
+/// both denied (the other version allows neither) — never one of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_storm_never_shows_a_mixed_snapshot() {
+    fn version(allow: bool) -> (String, String) {
+        let base = r#"{"Sid":"AliceBase","Effect":"Allow","Principal":{"AWS":"alice"},"Action":["s3:CreateBucket","s3:ListBucket","s3:PutObject"],"Resource":"*"}"#;
+        let delete = |key: &str| {
+            format!(
+                r#"{{"Sid":"Delete","Effect":"Allow","Principal":{{"AWS":"alice"}},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::shared/{key}"}}"#
+            )
+        };
+        let other = r#"{"Sid":"Other","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/none"}"#;
+        let doc = |statements: Vec<String>| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+                statements.join(",")
+            )
+        };
+        if allow {
+            (
+                doc(vec![base.to_owned(), delete("x1")]),
+                doc(vec![delete("x2")]),
+            )
+        } else {
+            (doc(vec![base.to_owned()]), doc(vec![other.to_owned()]))
+        }
+    }
+    let (a, b) = version(true);
+    let (_data, gw, admin) = gateway(
+        "",
+        &[
+            ("policies/..v0/org/a.json", a),
+            ("policies/..v0/org/b.json", b),
+        ],
+    )
+    .await;
+    let policies = gw.dir.path().join("policies");
+    std::os::unix::fs::symlink("..v0", policies.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/org", policies.join("org")).unwrap();
+    let started = Instant::now();
+    loop {
+        let alice = client(gw.port, ALICE.0, ALICE.1);
+        if alice.create_bucket().bucket("shared").send().await.is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "not loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first_generation = readyz(admin)["generation"].as_u64().unwrap();
+
+    // The swapper: kubelet's update (a new version directory, a new `..data` link
+    // renamed over the old one, the version before removed), every 30 ms.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let policies = policies.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 1000 {
+                n += 1;
+                let (a, b) = version(n.is_multiple_of(2));
+                let dir = policies.join(format!("..v{n}/org"));
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("a.json"), a).unwrap();
+                std::fs::write(dir.join("b.json"), b).unwrap();
+                std::os::unix::fs::symlink(format!("..v{n}"), policies.join("..data_tmp")).unwrap();
+                std::fs::rename(policies.join("..data_tmp"), policies.join("..data")).unwrap();
+                if n >= 2 {
+                    let _ = std::fs::remove_dir_all(policies.join(format!("..v{}", n - 2)));
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            n
+        })
+    };
+
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let alice = client(gw.port, ALICE.0, ALICE.1);
+    let (mut allowed, mut denied) = (0, 0);
+    let storm = Instant::now();
+    while storm.elapsed() < Duration::from_secs(8) {
+        let delete = Delete::builder()
+            .objects(ObjectIdentifier::builder().key("x1").build().unwrap())
+            .objects(ObjectIdentifier::builder().key("x2").build().unwrap())
+            .build()
+            .unwrap();
+        let out = alice
+            .delete_objects()
+            .bucket("shared")
+            .delete(delete)
+            .send()
+            .await
+            .unwrap();
+        match (out.deleted().len(), out.errors().len()) {
+            (2, 0) => allowed += 1,
+            (0, 2) => denied += 1,
+            other => panic!("a mixed decision {other:?}: {out:?}"),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    let generations = readyz(admin)["generation"].as_u64().unwrap() - first_generation;
+    eprintln!(
+        "reload storm: {swaps} swaps in 8 s, {generations} snapshots applied, {allowed} batches allowed, {denied} denied"
+    );
+    assert!(swaps >= 100, "{swaps} swaps");
+    assert!(generations >= 5, "{generations} snapshots");
+    assert!(
+        allowed > 0 && denied > 0,
+        "{allowed} allowed, {denied} denied"
+    );
+}

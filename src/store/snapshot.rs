@@ -277,8 +277,14 @@ fn load_policy_dir(
         errors.push(issue(root, "", "policy directory does not exist"));
         return files;
     }
+    // A ConfigMap mounted over the whole directory (`org -> ..data/org`): every
+    // sub-directory is read from the version `..data` names now.
+    let root_data = std::fs::canonicalize(root.join("..data"))
+        .ok()
+        .filter(|d| d.is_dir());
     for (sub, kind) in [("org", 0), ("identity", 1), ("buckets", 2)] {
-        for (name, path) in json_files(&root.join(sub), errors, warnings) {
+        let dir = pinned(&root.join(sub), root_data.as_deref());
+        for (name, path) in json_files(&dir, errors, warnings) {
             let kind_value = match kind {
                 0 => PolicyKind::Organization,
                 1 => PolicyKind::Identity,
@@ -395,6 +401,18 @@ fn parse_text(
     }
 }
 
+/// Where to read `dir` from: through the `..data` version resolved once for the whole
+/// load when `dir` is a link into `..data/`, else its resolved path (links followed
+/// once, not again for each file).
+fn pinned(dir: &Path, root_data: Option<&Path>) -> PathBuf {
+    if let (Some(data), Ok(link)) = (root_data, std::fs::read_link(dir))
+        && let Ok(rest) = link.strip_prefix("..data")
+    {
+        return data.join(rest);
+    }
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
 /// The `<name>.json` files of a directory, sorted; hidden entries (a Kubernetes
 /// ConfigMap's `..data`) are skipped and other files warned about. A missing
 /// directory holds no policies.
@@ -411,10 +429,19 @@ fn json_files(
             return Vec::new();
         }
     };
+    // A Kubernetes ConfigMap swaps its `..data` link to a new version of every file at
+    // once: read them all through the version the link names now, never some through
+    // the old version and some through the new.
+    let data = std::fs::canonicalize(dir.join("..data"))
+        .ok()
+        .filter(|d| d.is_dir());
     let mut out = Vec::new();
     for entry in entries.flatten() {
-        let path = entry.path();
         let file_name = entry.file_name().to_string_lossy().into_owned();
+        let path = match &data {
+            Some(d) if d.join(&file_name).is_file() => d.join(&file_name),
+            _ => entry.path(),
+        };
         if file_name.starts_with('.') || path.is_dir() {
             continue;
         }
@@ -472,6 +499,43 @@ fn issue(file: &Path, location: &str, message: &str) -> FileIssue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ConfigMap mounted over the policy directory (`org -> ..data/org`): the files
+    /// listed and read are those of the version `..data` named when the load began,
+    /// even if the link moves on before they are read.
+    #[test]
+    fn a_configmap_version_is_pinned_for_the_whole_load() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        for v in ["..v1", "..v2"] {
+            std::fs::create_dir_all(root.join(v).join("org")).unwrap();
+            std::fs::write(root.join(v).join("org/a.json"), v).unwrap();
+        }
+        std::os::unix::fs::symlink("..v1", root.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/org", root.join("org")).unwrap();
+        let data = std::fs::canonicalize(root.join("..data")).unwrap();
+        let dir = pinned(&root.join("org"), Some(&data));
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let files = json_files(&dir, &mut errors, &mut warnings);
+        // kubelet swaps the link before the files are read.
+        std::os::unix::fs::symlink("..v2", root.join("..data_tmp")).unwrap();
+        std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(std::fs::read_to_string(&files[0].1).unwrap(), "..v1");
+        // Keys mounted as file links beside their own `..data` are pinned too.
+        let flat = root.join("flat");
+        std::fs::create_dir_all(flat.join("..w1")).unwrap();
+        std::fs::write(flat.join("..w1/b.json"), "w1").unwrap();
+        std::os::unix::fs::symlink("..w1", flat.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/b.json", flat.join("b.json")).unwrap();
+        let files = json_files(&pinned(&flat, None), &mut errors, &mut warnings);
+        std::fs::create_dir_all(flat.join("..w2")).unwrap();
+        std::fs::write(flat.join("..w2/b.json"), "w2").unwrap();
+        std::os::unix::fs::symlink("..w2", flat.join("..data_tmp")).unwrap();
+        std::fs::rename(flat.join("..data_tmp"), flat.join("..data")).unwrap();
+        assert_eq!(std::fs::read_to_string(&files[0].1).unwrap(), "w1");
+        assert!(errors.is_empty() && warnings.is_empty());
+    }
 
     #[test]
     fn bucket_names() {

@@ -1,0 +1,378 @@
+//! Limits (`limits:` in the configuration) and hostile clients, through the built
+//! binary in front of a real S3 backend: slowloris headers, trickled and abandoned
+//! bodies, connection floods, oversized headers and targets, DeleteObjects key counts.
+//! Every bound answers with an S3 error or closes the connection in bounded time, and
+//! the gateway goes on serving.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{client, config, free_port, raw, signed_request, start, start_backend};
+
+const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"}]}"#;
+const ADMIN: (&str, &str) = ("AKIAADMIN0000000001", "admin-secret");
+
+struct World {
+    _data: tempfile::TempDir,
+    gw: common::Gateway,
+    admin_port: u16,
+}
+
+/// A gateway with `limits` (YAML lines under `limits:`) and a bucket `box`.
+async fn world(limits: &str) -> World {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let admin_port = free_port();
+    let extra = format!("admin_listen: \"127.0.0.1:{admin_port}\"\nlimits:\n{limits}");
+    let gw = start(&[
+        ("portcullis.yaml", config(backend, &extra)),
+        (
+            "identities.yaml",
+            "users:\n  - name: admin\n    access_keys: [{ id: AKIAADMIN0000000001, secret: admin-secret }]\n".to_owned(),
+        ),
+        ("policies/org/base.json", ORG.to_owned()),
+    ]);
+    client(gw.port, ADMIN.0, ADMIN.1)
+        .create_bucket()
+        .bucket("box")
+        .send()
+        .await
+        .unwrap();
+    World {
+        _data: data,
+        gw,
+        admin_port,
+    }
+}
+
+/// The value of a metric of the admin endpoint, 0 when absent.
+fn metric(admin_port: u16, name: &str) -> u64 {
+    let (_, body) = raw(
+        admin_port,
+        "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+    );
+    body.lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Send a request line, then header lines one at a time every `pause`, never the
+/// blank line that ends the header, until the gateway closes the connection or
+/// `give_up` passes; how long the connection lasted.
+fn trickle(port: u16, request_line: &str, pause: Duration, give_up: Duration) -> Duration {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(pause)).unwrap();
+    s.write_all(request_line.as_bytes()).unwrap();
+    let mut buf = [0u8; 1024];
+    for line in ["Host: a\r\n", "X-Slow: 1\r\n"].iter().cycle() {
+        if s.write_all(line.as_bytes()).is_err() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(_) => break, // closed (0) or answered
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+        if started.elapsed() > give_up {
+            break;
+        }
+    }
+    started.elapsed()
+}
+
+async fn anonymous_status(port: u16) -> u16 {
+    tokio::task::spawn_blocking(move || {
+        raw(
+            port,
+            "GET /box/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .0
+    })
+    .await
+    .unwrap()
+}
+
+/// A client that sends a header line every 200 ms never finishes its header: it is cut
+/// off at `header_timeout_seconds`, and so is one that connects and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_headers_are_cut_off_at_the_header_deadline() {
+    let w = world("  header_timeout_seconds: 1\n").await;
+    let port = w.gw.port;
+    let lasted = tokio::task::spawn_blocking(move || {
+        trickle(
+            port,
+            "GET /box/x HTTP/1.1\r\n",
+            Duration::from_millis(200),
+            Duration::from_secs(15),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        lasted > Duration::from_millis(900) && lasted < Duration::from_secs(8),
+        "lasted {lasted:?}"
+    );
+    let silent = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let _ = s.read(&mut [0u8; 16]);
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    assert!(
+        silent < Duration::from_secs(8),
+        "a silent connection lasted {silent:?}"
+    );
+    assert!(metric(w.admin_port, "portcullis_header_timeouts_total") >= 2);
+    // Kept-alive requests are not cut: each header has its own deadline, and the
+    // gateway goes on serving.
+    let admin = client(port, ADMIN.0, ADMIN.1);
+    for i in 0..3 {
+        admin
+            .put_object()
+            .bucket("box")
+            .key(format!("k{i}"))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(anonymous_status(port).await, 403);
+}
+
+/// Over `max_connections` open connections, one more is answered 503 SlowDown; when
+/// one closes, the next is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_is_bounded_by_max_connections() {
+    let w = world("  max_connections: 4\n  header_timeout_seconds: 60\n").await;
+    let port = w.gw.port;
+    // Wait for the connections of start-up (readiness probes, the admin client) to go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(w.admin_port, "portcullis_connections_open") != 0 {
+        assert!(Instant::now() < deadline, "connections stay open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET /box/x HTTP/1.1\r\n").unwrap();
+        held.push(s);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(w.admin_port, "portcullis_connections_open") < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the held connections are not open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, reply) = tokio::task::spawn_blocking(move || {
+        raw(
+            port,
+            "GET /box/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 503, "{reply}");
+    assert!(reply.contains("<Code>SlowDown</Code>"), "{reply}");
+    assert!(metric(w.admin_port, "portcullis_connections_refused_total") >= 1);
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = anonymous_status(port).await;
+        if status == 403 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(Instant::now() < deadline, "a freed slot is never reused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Header fields, header bytes and the request target are bounded, with S3 errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_and_targets_are_s3_errors() {
+    let w =
+        world("  max_header_count: 20\n  max_header_bytes: 2048\n  max_url_bytes: 1024\n").await;
+    let port = w.gw.port;
+    let many: String = (0..30).map(|i| format!("X-Extra-{i}: v\r\n")).collect();
+    let big = format!("X-Big: {}\r\n", "b".repeat(3000));
+    let long = format!("/box/{}", "k".repeat(2000));
+    let cases = [
+        ("/box/x".to_owned(), many, "RequestHeaderSectionTooLarge"),
+        ("/box/x".to_owned(), big, "RequestHeaderSectionTooLarge"),
+        (long, String::new(), "InvalidURI"),
+    ];
+    for (target, headers, code) in cases {
+        let (status, reply) = tokio::task::spawn_blocking(move || {
+            raw(
+                port,
+                &format!(
+                    "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
+                ),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 400, "{reply}");
+        assert!(reply.contains(&format!("<Code>{code}</Code>")), "{reply}");
+        assert!(reply.contains("x-amz-request-id"), "{reply}");
+    }
+    // Within the limits, the SDK's own requests pass.
+    client(port, ADMIN.0, ADMIN.1)
+        .put_object()
+        .bucket("box")
+        .key("fine")
+        .body(ByteStream::from_static(b"fine"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// DeleteObjects takes at most `max_delete_keys` keys (S3: 1000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_objects_key_count_is_bounded() {
+    let w = world("  max_delete_keys: 2\n").await;
+    let admin = client(w.gw.port, ADMIN.0, ADMIN.1);
+    let batch = |n: usize| {
+        let mut d = Delete::builder();
+        for i in 0..n {
+            d = d.objects(
+                ObjectIdentifier::builder()
+                    .key(format!("k{i}"))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        d.build().unwrap()
+    };
+    let err = admin
+        .delete_objects()
+        .bucket("box")
+        .delete(batch(3))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedXML"), "{err:?}");
+    admin
+        .delete_objects()
+        .bucket("box")
+        .delete(batch(2))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A body that stops arriving is cut off at `body_timeout_seconds`, and one the client
+/// abandons half-way is dropped: neither stores an object, and the gateway serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_and_abandoned_uploads_store_nothing() {
+    let w = world("  body_timeout_seconds: 1\n").await;
+    let port = w.gw.port;
+    for (key, abandon) in [("stalled", false), ("abandoned", true)] {
+        let head = signed_request(
+            port,
+            "PUT",
+            &format!("/box/{key}"),
+            "UNSIGNED-PAYLOAD",
+            &[("content-length", "100000")],
+            ADMIN.0,
+            ADMIN.1,
+        );
+        let lasted = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&[b'x'; 1000]).unwrap();
+            if abandon {
+                return started.elapsed();
+            }
+            s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+            let mut reply = Vec::new();
+            let _ = s.read_to_end(&mut reply);
+            started.elapsed()
+        })
+        .await
+        .unwrap();
+        assert!(lasted < Duration::from_secs(10), "{key}: lasted {lasted:?}");
+    }
+    let admin = client(port, ADMIN.0, ADMIN.1);
+    // The abandoned upload's end reaches the gateway asynchronously: wait for both to
+    // be over (nothing is in flight) before looking.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(w.admin_port, "portcullis_connections_open") > 0 {
+        assert!(Instant::now() < deadline, "connections stay open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for key in ["stalled", "abandoned"] {
+        let err = admin
+            .head_object()
+            .bucket("box")
+            .key(key)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.raw_response().map(|r| r.status().as_u16()),
+            Some(404),
+            "{key} was stored"
+        );
+    }
+    admin
+        .put_object()
+        .bucket("box")
+        .key("whole")
+        .body(ByteStream::from_static(b"whole"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Out-of-range limits are configuration errors, named by key.
+#[test]
+fn limits_out_of_range_are_configuration_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portcullis.yaml");
+    std::fs::write(
+        &file,
+        "listen: \"127.0.0.1:1\"\norganization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\nlimits:\n  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for want in [
+        "limits.max_delete_keys: must be between 1 and 1000",
+        "limits.max_header_count: must be between 8 and 256",
+        "limits.header_timeout_seconds: must be between 1 and 3600",
+        "limits.max_bodies: unknown key",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+}
