@@ -93,8 +93,9 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
         eprintln!(
             "{CONNECTIONS} connections open after {opened:?}: gateway RSS {baseline} KiB → {loaded} KiB ({per_connection:.1} KiB per connection)"
         );
+        // Measured here: ~16 KiB per connection waiting for its header.
         assert!(
-            loaded < baseline + 512 * 1024,
+            loaded < baseline + 256 * 1024,
             "RSS grew from {baseline} KiB to {loaded} KiB"
         );
         // Still serving while they are held.

@@ -74,9 +74,29 @@ fn metric(admin_port: u16, name: &str) -> u64 {
 /// Send a request line, then header lines one at a time every `pause`, never the
 /// blank line that ends the header, until the gateway closes the connection or
 /// `give_up` passes; how long the connection lasted.
-fn trickle(port: u16, request_line: &str, pause: Duration, give_up: Duration) -> Duration {
-    let started = Instant::now();
+/// With `first`, a whole request is sent and answered before, on the same kept-alive
+/// connection.
+fn trickle(
+    port: u16,
+    first: Option<&str>,
+    request_line: &str,
+    pause: Duration,
+    give_up: Duration,
+) -> Duration {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    if let Some(request) = first {
+        s.write_all(request.as_bytes()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        // The refusal is S3 XML ending in `</Error>`.
+        while !String::from_utf8_lossy(&reply).contains("</Error>") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the first request was not answered");
+            reply.extend_from_slice(&buf[..n]);
+        }
+    }
+    let started = Instant::now();
     s.set_read_timeout(Some(pause)).unwrap();
     s.write_all(request_line.as_bytes()).unwrap();
     let mut buf = [0u8; 1024];
@@ -115,20 +135,24 @@ async fn anonymous_status(port: u16) -> u16 {
 async fn slowloris_headers_are_cut_off_at_the_header_deadline() {
     let w = world("  header_timeout_seconds: 1\n").await;
     let port = w.gw.port;
-    let lasted = tokio::task::spawn_blocking(move || {
-        trickle(
-            port,
-            "GET /box/x HTTP/1.1\r\n",
-            Duration::from_millis(200),
-            Duration::from_secs(15),
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        lasted > Duration::from_millis(900) && lasted < Duration::from_secs(8),
-        "lasted {lasted:?}"
-    );
+    // A first header trickled, and a second one on a kept-alive connection.
+    for first in [None, Some("GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n")] {
+        let lasted = tokio::task::spawn_blocking(move || {
+            trickle(
+                port,
+                first,
+                "GET /box/x HTTP/1.1\r\n",
+                Duration::from_millis(200),
+                Duration::from_secs(15),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            lasted > Duration::from_millis(900) && lasted < Duration::from_secs(8),
+            "after {first:?}: lasted {lasted:?}"
+        );
+    }
     let silent = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -142,7 +166,7 @@ async fn slowloris_headers_are_cut_off_at_the_header_deadline() {
         silent < Duration::from_secs(8),
         "a silent connection lasted {silent:?}"
     );
-    assert!(metric(w.admin_port, "portcullis_header_timeouts_total") >= 2);
+    assert!(metric(w.admin_port, "portcullis_header_timeouts_total") >= 3);
     // Kept-alive requests are not cut: each header has its own deadline, and the
     // gateway goes on serving.
     let admin = client(port, ADMIN.0, ADMIN.1);

@@ -24,6 +24,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
+/// At most this much of a first header is read ahead (Pingora refuses larger ones).
+const MAX_HELD: usize = 1024 * 1024;
+
 /// The answer to a connection over the limit.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/xml\r\nconnection: close\r\ncontent-length: 131\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Too many open connections.</Message></Error>";
 
@@ -82,11 +85,14 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
             // HTTP/2 frames carry no header terminator to watch for.
             stream
         } else {
-            Box::new(HeaderDeadline::new(
-                stream,
-                self.header_timeout,
-                self.metrics.clone(),
-            ))
+            let mut watched =
+                HeaderDeadline::new(stream, self.header_timeout, self.metrics.clone());
+            // The first header is read here, before Pingora's per-connection state
+            // exists: a connection that never completes one costs only this.
+            if watched.read_first_header().await.is_err() {
+                return None;
+            }
+            Box::new(watched)
         };
         // Pingora's HTTP application serves every request of the connection itself.
         self.app.process_new(stream, shutdown).await
@@ -138,6 +144,8 @@ pub struct HeaderDeadline {
     line_ends: u8,
     deadline: Pin<Box<Sleep>>,
     metrics: Arc<Metrics>,
+    /// Bytes read ahead (the first header), returned before reading more.
+    held: bytes::BytesMut,
 }
 
 impl std::fmt::Debug for HeaderDeadline {
@@ -158,7 +166,31 @@ impl HeaderDeadline {
             line_ends: 0,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             metrics,
+            held: bytes::BytesMut::new(),
         }
+    }
+
+    /// Read until the first request header is complete (or the stream ends), holding
+    /// what was read for the server to read next.
+    async fn read_first_header(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 1024];
+        while self.phase == Phase::Header && self.held.len() < MAX_HELD {
+            let n = std::future::poll_fn(|cx| {
+                let mut buf = ReadBuf::new(&mut chunk);
+                match Pin::new(&mut *self).poll_read_inner(cx, &mut buf) {
+                    Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await?;
+            if n == 0 {
+                break;
+            }
+            self.held
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+        Ok(())
     }
 
     fn saw(&mut self, bytes: &[u8]) {
@@ -203,6 +235,23 @@ impl HeaderDeadline {
 
 impl AsyncRead for HeaderDeadline {
     fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.held.is_empty() {
+            let n = self.held.len().min(buf.remaining());
+            let held = self.held.split_to(n);
+            buf.put_slice(&held);
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_read_inner(cx, buf)
+    }
+}
+
+impl HeaderDeadline {
+    /// Read from the client, the header deadline applying.
+    fn poll_read_inner(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
