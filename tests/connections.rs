@@ -16,30 +16,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{config, free_port, raw, start, start_backend};
+use common::{config, free_port, metric, raw, rss_kib, start, start_backend};
 
 const CONNECTIONS: usize = 10_000;
-
-fn metric(admin_port: u16, name: &str) -> u64 {
-    let (_, body) = raw(
-        admin_port,
-        "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
-    );
-    body.lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -13,12 +13,14 @@
 use aws_sdk_s3::primitives::ByteStream;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
 
-use common::{client, config, raw, signed_request, start, start_backend};
+use common::{client, config, raw, rss_kib, signed_request, start, start_backend};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AliceAll","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"}]}"#;
@@ -192,22 +194,35 @@ async fn malformed_xml_from_the_backend_is_a_clear_error() {
     assert!(took < Duration::from_secs(10));
 }
 
-/// The gateway's resident memory, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+/// A relay in front of `backend` that counts the connections open through it.
+async fn counted(backend: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicUsize::new(0));
+    let count = open.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::Relaxed);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                count.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    });
+    (addr, open)
 }
 
 /// Clients that walk away from downloads and uploads half-way: nothing is stored from
-/// an abandoned upload, the gateway's memory stays bounded, and it serves on.
+/// an abandoned upload, their upstream connections are closed, the gateway's memory
+/// stays bounded, and it serves on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_transfers_store_nothing_and_leave_memory_bounded() {
     let data = tempfile::tempdir().unwrap();
-    let backend = start_backend(data.path()).await;
+    let (backend, upstream_open) = counted(start_backend(data.path()).await).await;
     let gw = start(&[
         ("portcullis.yaml", config(backend, "")),
         ("identities.yaml", IDENTITIES.to_owned()),
@@ -277,6 +292,21 @@ async fn abandoned_transfers_store_nothing_and_leave_memory_bounded() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Upstream connections of abandoned transfers are closed, not kept: what stays
+    // open is Pingora's pool of idle, reusable ones.
+    eprintln!(
+        "upstream connections open after the abandoned transfers: {}",
+        upstream_open.load(Ordering::Relaxed)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream_open.load(Ordering::Relaxed) > 8 {
+        assert!(
+            Instant::now() < deadline,
+            "{} upstream connections stay open after 80 abandoned transfers",
+            upstream_open.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after = rss_kib(pid);
     eprintln!(

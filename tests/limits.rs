@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{client, config, free_port, raw, signed_request, start, start_backend};
+use common::{client, config, free_port, metric, raw, signed_request, start, start_backend};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"}]}"#;
@@ -56,19 +56,6 @@ async fn world(limits: &str) -> World {
         gw,
         admin_port,
     }
-}
-
-/// The value of a metric of the admin endpoint, 0 when absent.
-fn metric(admin_port: u16, name: &str) -> u64 {
-    let (_, body) = raw(
-        admin_port,
-        "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
-    );
-    body.lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Send a request line, then header lines one at a time every `pause`, never the

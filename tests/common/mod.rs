@@ -198,3 +198,26 @@ pub fn signed_request(
     req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential={user}/{date}/us-east-1/s3/aws4_request, SignedHeaders={}, Signature={sig}\r\n\r\n", names.join(";")));
     req
 }
+
+/// The value of a metric of the admin endpoint on `admin_port`, 0 when absent.
+pub fn metric(admin_port: u16, name: &str) -> u64 {
+    let (_, body) = raw(
+        admin_port,
+        "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+    );
+    body.lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
