@@ -1,10 +1,9 @@
 //! Bypass regressions: one test per known way S3 gateways have been fooled, each named
 //! after the class, through the built binary in front of a real S3 backend. Each
 //! starts with a control request that the policies do allow, so a denial is the policy
-//! speaking, not a broken setup. (The policy-language classes — ignored conditions,
-//! unknown operators, negated and bare operators on multivalued keys — are in the
-//! decision corpus, `tests/corpus/`; the fuzz targets check that what is sent upstream parses back to what was
-//! authorized: `fuzz/`.)
+//! speaking, not a broken setup. (The policy-language classes are also covered
+//! case by case in the decision corpus, `tests/corpus/`; the fuzz targets check that
+//! what is sent upstream parses back to what was authorized: `fuzz/`.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -426,4 +425,65 @@ async fn a_delete_objects_key_list_that_differs_between_authorized_and_sent() {
         .send()
         .await
         .expect("secret.txt is still there");
+}
+
+/// "Deny when any tag key is outside env/team": a negated operator over a set is true
+/// when any one value differs from every listed value. A gateway that reads it as
+/// "not (any value equals)" lets `env` smuggle `secret` past the Deny.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negated_operator_on_multiple_values() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":["arn:aws:s3:::box","arn:aws:s3:::box/*"]},
+      {"Sid":"OnlyKnownTags","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::box/drop/*",
+       "Condition":{"ForAnyValue:StringNotEquals":{"s3:RequestObjectTagKeys":["env","team"]}}}]}"#;
+    admin
+        .put_bucket_policy()
+        .bucket("box")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let put = |key: &'static str, tagging: &'static str| {
+        admin
+            .put_object()
+            .bucket("box")
+            .key(key)
+            .tagging(tagging)
+            .body(ByteStream::from_static(b"t"))
+            .send()
+    };
+    put("drop/known.txt", "env=prod&team=data").await.unwrap();
+    for (key, tagging) in [
+        ("drop/mixed.txt", "env=prod&secret=1"),
+        ("drop/other.txt", "secret=1"),
+    ] {
+        let err = put(key, tagging).await.unwrap_err();
+        assert_eq!(err.code(), Some("AccessDenied"), "{tagging}");
+    }
+}
+
+/// A bare operator on a multivalued key has no single meaning (any value? all?): it is
+/// refused when the policy is set, never guessed at when a request comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_operator_on_a_multivalued_key() {
+    let (_data, gw) = setup().await;
+    let admin = client(gw.port, ADMIN.0, ADMIN.1);
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::box/drop/*",
+       "Condition":{"StringNotEquals":{"s3:RequestObjectTagKeys":"env"}}}]}"#;
+    let err = admin
+        .put_bucket_policy()
+        .bucket("box")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"));
+    assert!(
+        err.message()
+            .is_some_and(|m| m.contains("ForAnyValue") && m.contains("ForAllValues")),
+        "{err:?}"
+    );
 }
