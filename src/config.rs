@@ -56,6 +56,8 @@ pub struct Limits {
     pub max_delete_body_bytes: usize,
     /// Bytes of one aws-chunked chunk (a signed chunk is held until verified).
     pub max_chunk_bytes: usize,
+    /// Bytes of a bucket policy (S3: 20 KiB, the most allowed).
+    pub max_bucket_policy_bytes: usize,
     /// A request's header must arrive whole within this time of its first byte
     /// (a new connection: of being accepted).
     pub header_timeout_seconds: u64,
@@ -77,6 +79,7 @@ impl Default for Limits {
             max_delete_keys: 1000,
             max_delete_body_bytes: 8 * 1024 * 1024,
             max_chunk_bytes: 16 * 1024 * 1024,
+            max_bucket_policy_bytes: 20 * 1024,
             header_timeout_seconds: 20,
             idle_timeout_seconds: 60,
             body_timeout_seconds: 60,
@@ -109,6 +112,9 @@ const LIMIT_FIELDS: &[LimitField] = &[
     }),
     ("max_chunk_bytes", 8 * 1024, 64 * 1024 * 1024, |l, v| {
         l.max_chunk_bytes = v as usize
+    }),
+    ("max_bucket_policy_bytes", 1024, 20 * 1024, |l, v| {
+        l.max_bucket_policy_bytes = v as usize
     }),
     ("header_timeout_seconds", 1, 3600, |l, v| {
         l.header_timeout_seconds = v

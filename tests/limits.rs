@@ -295,6 +295,45 @@ async fn delete_objects_key_count_is_bounded() {
         .unwrap();
 }
 
+/// A bucket policy over `max_bucket_policy_bytes` is `MalformedPolicy`, and nothing is
+/// stored; one within it is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_policy_size_is_bounded() {
+    let w = world("  max_bucket_policy_bytes: 2048\n").await;
+    let admin = client(w.gw.port, ADMIN.0, ADMIN.1);
+    let statement = r#"{"Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"}"#;
+    let policy = |n: usize| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            vec![statement; n].join(",")
+        )
+    };
+    let big = policy(30);
+    assert!(big.len() > 2048);
+    let err = admin
+        .put_bucket_policy()
+        .bucket("box")
+        .policy(big)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"), "{err:?}");
+    let err = admin
+        .get_bucket_policy()
+        .bucket("box")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchBucketPolicy"));
+    admin
+        .put_bucket_policy()
+        .bucket("box")
+        .policy(policy(2))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A body that stops arriving is cut off at `body_timeout_seconds`, and one the client
 /// abandons half-way is dropped: neither stores an object, and the gateway serves on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,7 +406,7 @@ fn limits_out_of_range_are_configuration_errors() {
     let file = dir.path().join("portcullis.yaml");
     std::fs::write(
         &file,
-        "listen: \"127.0.0.1:1\"\norganization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\nlimits:\n  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n",
+        "listen: \"127.0.0.1:1\"\norganization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\nlimits:\n  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n  max_bucket_policy_bytes: 30000\n",
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -383,7 +422,40 @@ fn limits_out_of_range_are_configuration_errors() {
         "limits.max_header_count: must be between 8 and 256",
         "limits.header_timeout_seconds: must be between 1 and 3600",
         "limits.max_bodies: unknown key",
+        "limits.max_bucket_policy_bytes: must be between 1024 and 20480",
     ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
+}
+
+/// A bucket policy file over `max_bucket_policy_bytes` fails the load, named.
+#[test]
+fn an_oversized_bucket_policy_file_fails_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portcullis.yaml");
+    std::fs::write(
+        &file,
+        "listen: \"127.0.0.1:1\"\norganization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\nlimits:\n  max_bucket_policy_bytes: 1024\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("identities.yaml"), "users: []\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("policies/buckets")).unwrap();
+    let statement = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"}"#;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        vec![statement; 20].join(",")
+    );
+    std::fs::write(dir.path().join("policies/buckets/box.json"), &policy).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("box.json") && text.contains("limits.max_bucket_policy_bytes"),
+        "{text}"
+    );
 }

@@ -8,7 +8,6 @@ use super::error::GatewayError;
 use super::{Gateway, RequestCtx};
 use crate::policy::ConditionKey;
 use crate::policy::model::{BaseOperator, Effect, Policy, PrincipalValue, SetQualifier};
-use crate::policy::parse::MAX_BUCKET_POLICY_BYTES;
 use crate::policy::{ParseOptions, PolicyKind, parse_policy};
 use crate::store::bucket_policy;
 use crate::store::remote::RemoteStore;
@@ -118,22 +117,18 @@ impl Gateway {
                 })
             }
             "PutBucketPolicy" => {
-                let body = self
-                    .read_body(session, ctx, MAX_BUCKET_POLICY_BYTES)
-                    .await
-                    .map_err(|e| {
-                        if e.code == "EntityTooLarge" {
-                            GatewayError::new(
-                                "MalformedPolicy",
-                                400,
-                                format!(
-                                    "policies must be no more than {MAX_BUCKET_POLICY_BYTES} bytes"
-                                ),
-                            )
-                        } else {
-                            e
-                        }
-                    })?;
+                let max = self.settings.limits.max_bucket_policy_bytes;
+                let body = self.read_body(session, ctx, max).await.map_err(|e| {
+                    if e.code == "EntityTooLarge" {
+                        GatewayError::new(
+                            "MalformedPolicy",
+                            400,
+                            format!("policies must be no more than {max} bytes"),
+                        )
+                    } else {
+                        e
+                    }
+                })?;
                 let text = String::from_utf8(body).map_err(|_| {
                     GatewayError::new("MalformedPolicy", 400, "the policy is not UTF-8 text")
                 })?;

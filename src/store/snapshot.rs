@@ -88,6 +88,7 @@ impl Snapshot {
         let mut files = load_policy_dir(
             &config.policies,
             config.allow_unknown_condition_keys,
+            config.limits.max_bucket_policy_bytes,
             &mut errors,
             &mut warnings,
         );
@@ -106,6 +107,7 @@ impl Snapshot {
             let overlay = load_policy_dir(
                 &shadow_dir,
                 config.allow_unknown_condition_keys,
+                config.limits.max_bucket_policy_bytes,
                 &mut errors,
                 &mut warnings,
             );
@@ -265,6 +267,7 @@ pub fn is_bucket_name(name: &str) -> bool {
 fn load_policy_dir(
     root: &Path,
     allow_unknown: bool,
+    max_bucket_bytes: usize,
     errors: &mut Vec<FileIssue>,
     warnings: &mut Vec<FileIssue>,
 ) -> PolicyFiles {
@@ -295,6 +298,11 @@ fn load_policy_dir(
                             "",
                             &format!("`{name}` is not a valid bucket name"),
                         ));
+                        continue;
+                    }
+                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    if size > max_bucket_bytes as u64 {
+                        errors.push(too_large(&path, size as usize, max_bucket_bytes));
                         continue;
                     }
                     PolicyKind::Bucket(&name)
@@ -339,6 +347,11 @@ fn stored_bucket_policies(
                 ));
                 return None;
             }
+            let max = config.limits.max_bucket_policy_bytes;
+            if text.len() > max {
+                errors.push(too_large(&path, text.len(), max));
+                return None;
+            }
             let kind = PolicyKind::Bucket(bucket);
             let policy = parse_text(
                 &path,
@@ -351,6 +364,17 @@ fn stored_bucket_policies(
             Some((bucket.clone(), policy))
         })
         .collect()
+}
+
+/// A bucket policy over `limits.max_bucket_policy_bytes`.
+fn too_large(path: &Path, size: usize, max: usize) -> FileIssue {
+    issue(
+        path,
+        "",
+        &format!(
+            "policy is {size} bytes, more than the {max} bytes allowed (limits.max_bucket_policy_bytes)"
+        ),
+    )
 }
 
 /// Parse one policy file, recording its errors and warnings.
