@@ -6,7 +6,7 @@ use crate::audit::Auditor;
 use crate::config::{Backend as BackendConfig, Config};
 use crate::decide::cache::{CacheSettings, DecisionCache};
 use crate::forward::Backend;
-use crate::proxy::connections::Admission;
+use crate::proxy::connections::{Admission, HeaderBounds};
 use crate::proxy::{Gateway, Settings};
 use crate::store::remote::{self, RemoteStore, Stored};
 use crate::store::{Live, Snapshot, watch};
@@ -209,12 +209,15 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let proxy = pingora::proxy::http_proxy(&server.configuration, gateway);
-    let admission = Admission::new(
-        proxy,
-        limits.max_connections,
-        Duration::from_secs(limits.header_timeout_seconds),
-        metrics,
-    );
+    // A header's bytes: the request line, the fields and their separators, with room.
+    let bounds = HeaderBounds {
+        timeout: Duration::from_secs(limits.header_timeout_seconds),
+        max_bytes: limits.max_url_bytes
+            + limits.max_header_bytes
+            + 4 * limits.max_header_count
+            + 64,
+    };
+    let admission = Admission::new(proxy, limits.max_connections, bounds, metrics);
     let mut service = Service::new("Portcullis gateway".to_owned(), admission);
     // Pingora's default 64 KiB read buffer made each open connection cost ~50 KiB
     // (tests/connections.rs). Plain HTTP reads straight from the socket into Pingora's

@@ -123,12 +123,21 @@ async fn slowloris_headers_are_cut_off_at_the_header_deadline() {
     let w = world("  header_timeout_seconds: 1\n").await;
     let port = w.gw.port;
     // A first header trickled, and a second one on a kept-alive connection.
-    for first in [None, Some("GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n")] {
+    // Blank lines before the request line do not end a header.
+    let cases = [
+        (None, "GET /box/x HTTP/1.1\r\n"),
+        (
+            Some("GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            "GET /box/x HTTP/1.1\r\n",
+        ),
+        (None, "\r\n\r\n\n\nGET /box/x HTTP/1.1\r\n"),
+    ];
+    for (first, request_line) in cases {
         let lasted = tokio::task::spawn_blocking(move || {
             trickle(
                 port,
                 first,
-                "GET /box/x HTTP/1.1\r\n",
+                request_line,
                 Duration::from_millis(200),
                 Duration::from_secs(15),
             )
@@ -137,7 +146,7 @@ async fn slowloris_headers_are_cut_off_at_the_header_deadline() {
         .unwrap();
         assert!(
             lasted > Duration::from_millis(900) && lasted < Duration::from_secs(8),
-            "after {first:?}: lasted {lasted:?}"
+            "{first:?} {request_line:?}: lasted {lasted:?}"
         );
     }
     let silent = tokio::task::spawn_blocking(move || {
@@ -153,7 +162,7 @@ async fn slowloris_headers_are_cut_off_at_the_header_deadline() {
         silent < Duration::from_secs(8),
         "a silent connection lasted {silent:?}"
     );
-    assert!(metric(w.admin_port, "portcullis_header_timeouts_total") >= 3);
+    assert!(metric(w.admin_port, "portcullis_header_timeouts_total") >= 4);
     // Kept-alive requests are not cut: each header has its own deadline, and the
     // gateway goes on serving.
     let admin = client(port, ADMIN.0, ADMIN.1);
@@ -230,7 +239,12 @@ async fn oversized_headers_and_targets_are_s3_errors() {
     let many: String = (0..30).map(|i| format!("X-Extra-{i}: v\r\n")).collect();
     let big = format!("X-Big: {}\r\n", "b".repeat(3000));
     let long = format!("/box/{}", "k".repeat(2000));
+    // Far past the limits: refused while it is read, before it is buffered whole.
+    let huge: String = (0..64)
+        .map(|i| format!("X-Huge-{i}: {}\r\n", "h".repeat(1000)))
+        .collect();
     let cases = [
+        ("/box/x".to_owned(), huge, "RequestHeaderSectionTooLarge"),
         ("/box/x".to_owned(), many, "RequestHeaderSectionTooLarge"),
         ("/box/x".to_owned(), big, "RequestHeaderSectionTooLarge"),
         (long, String::new(), "InvalidURI"),

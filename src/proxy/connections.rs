@@ -4,6 +4,7 @@
 //! (`limits.header_timeout_seconds`), which Pingora's per-read timeouts do not give: a
 //! client trickling one header byte a minute (slowloris) is cut off at the deadline.
 
+use super::error::GatewayError;
 use crate::admin::metrics::Metrics;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
@@ -17,40 +18,67 @@ use pingora::server::ShutdownWatch;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
-/// At most this much of a first header is read ahead (Pingora refuses larger ones).
-const MAX_HELD: usize = 1024 * 1024;
+/// What each request header may take: time from its first byte, and bytes (request
+/// line, fields and line ends).
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderBounds {
+    pub timeout: Duration,
+    pub max_bytes: usize,
+}
 
-/// The answer to a connection over the limit.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/xml\r\nconnection: close\r\ncontent-length: 131\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Too many open connections.</Message></Error>";
-
-/// Wraps the HTTP application with the connection limit and the header deadline.
+/// Wraps the HTTP application with the connection limit and the header bounds.
 pub struct Admission<A> {
     app: Arc<A>,
     permits: Arc<Semaphore>,
-    header_timeout: Duration,
+    bounds: HeaderBounds,
     metrics: Arc<Metrics>,
+    /// Request ids of the answers given here.
+    ids: AtomicU64,
 }
 
 impl<A> Admission<A> {
     pub fn new(
         app: A,
         max_connections: usize,
-        header_timeout: Duration,
+        bounds: HeaderBounds,
         metrics: Arc<Metrics>,
     ) -> Admission<A> {
         Admission {
             app: Arc::new(app),
             permits: Arc::new(Semaphore::new(max_connections)),
-            header_timeout,
+            bounds,
             metrics,
+            ids: AtomicU64::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64),
+            ),
         }
+    }
+
+    /// An S3 error answer, whole, closing the connection.
+    fn answer(&self, error: &GatewayError) -> Vec<u8> {
+        let n = self.ids.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let id = format!("{:016X}", n.rotate_left(23) ^ 0xC2B2_AE3D_27D4_EB4F);
+        let body = error.to_xml("", &id);
+        let reason = if error.status == 503 {
+            "Service Unavailable"
+        } else {
+            "Bad Request"
+        };
+        format!(
+            "HTTP/1.1 {} {reason}\r\ncontent-type: application/xml\r\nx-amz-request-id: {id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            error.status,
+            body.len()
+        )
+        .into_bytes()
     }
 }
 
@@ -74,7 +102,12 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
             self.metrics
                 .connections_refused
                 .fetch_add(1, Ordering::Relaxed);
-            refuse(&mut stream).await;
+            let busy = GatewayError::new(
+                "SlowDown",
+                503,
+                "Too many open connections: reduce your request rate.",
+            );
+            answer_and_close(&mut stream, &self.answer(&busy)).await;
             return None;
         };
         self.metrics
@@ -85,11 +118,18 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
             // HTTP/2 frames carry no header terminator to watch for.
             stream
         } else {
-            let mut watched =
-                HeaderDeadline::new(stream, self.header_timeout, self.metrics.clone());
+            let mut watched = HeaderDeadline::new(stream, self.bounds, self.metrics.clone());
             // The first header is read here, before Pingora's per-connection state
             // exists: a connection that never completes one costs only this.
             if watched.read_first_header().await.is_err() {
+                if watched.too_large {
+                    let large = GatewayError::new(
+                        "RequestHeaderSectionTooLarge",
+                        400,
+                        "Your request header section exceeds the maximum allowed size.",
+                    );
+                    answer_and_close(&mut watched.inner, &self.answer(&large)).await;
+                }
                 return None;
             }
             Box::new(watched)
@@ -103,10 +143,10 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
     }
 }
 
-/// Answer `503 SlowDown`, then read (and drop) what the client sent for a moment, so
-/// that closing does not reset the connection before the answer is read.
-async fn refuse(stream: &mut Stream) {
-    if stream.write_all(BUSY).await.is_err() || stream.flush().await.is_err() {
+/// Send `answer`, then read (and drop) what the client sent for a moment, so that
+/// closing does not reset the connection before the answer is read.
+async fn answer_and_close(stream: &mut Stream, answer: &[u8]) {
+    if stream.write_all(answer).await.is_err() || stream.flush().await.is_err() {
         return;
     }
     let mut sink = [0u8; 4096];
@@ -133,15 +173,23 @@ enum Phase {
     Between,
 }
 
-/// A stream that fails a read once a request header has taken longer than the deadline.
-/// The header ends at the first empty line; a final (non-1xx) response written by the
-/// server ends the request, and the next byte read starts the next header's clock.
+/// A stream that fails a read once a request header has taken longer than the deadline
+/// or grown past its size. The header ends at the first empty line after the request
+/// line (blank lines before it are skipped, and count); a final (non-1xx) response
+/// written by the server ends the request, and the next byte read starts the next
+/// header's clock and count.
 pub struct HeaderDeadline {
     inner: Stream,
-    timeout: Duration,
+    bounds: HeaderBounds,
     phase: Phase,
-    /// Line ends seen in a row (a `\r` does not break a run).
+    /// A byte other than a line end was seen in this header.
+    started: bool,
+    /// Line ends seen in a row since (a `\r` does not break a run).
     line_ends: u8,
+    /// Bytes of this header so far.
+    header_bytes: usize,
+    /// This header grew past `bounds.max_bytes`.
+    too_large: bool,
     deadline: Pin<Box<Sleep>>,
     metrics: Arc<Metrics>,
     /// Bytes read ahead (the first header), returned before reading more.
@@ -158,13 +206,16 @@ impl std::fmt::Debug for HeaderDeadline {
 }
 
 impl HeaderDeadline {
-    pub fn new(inner: Stream, timeout: Duration, metrics: Arc<Metrics>) -> HeaderDeadline {
+    pub fn new(inner: Stream, bounds: HeaderBounds, metrics: Arc<Metrics>) -> HeaderDeadline {
         HeaderDeadline {
             inner,
-            timeout,
+            bounds,
             phase: Phase::Header,
+            started: false,
             line_ends: 0,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            header_bytes: 0,
+            too_large: false,
+            deadline: Box::pin(tokio::time::sleep(bounds.timeout)),
             metrics,
             held: bytes::BytesMut::new(),
         }
@@ -174,7 +225,7 @@ impl HeaderDeadline {
     /// what was read for the server to read next.
     async fn read_first_header(&mut self) -> io::Result<()> {
         let mut chunk = [0u8; 1024];
-        while self.phase == Phase::Header && self.held.len() < MAX_HELD {
+        while self.phase == Phase::Header {
             let n = std::future::poll_fn(|cx| {
                 let mut buf = ReadBuf::new(&mut chunk);
                 match Pin::new(&mut *self).poll_read_inner(cx, &mut buf) {
@@ -199,25 +250,34 @@ impl HeaderDeadline {
         }
         if self.phase == Phase::Between {
             self.phase = Phase::Header;
+            self.started = false;
             self.line_ends = 0;
-            let at = Instant::now() + self.timeout;
+            self.header_bytes = 0;
+            let at = Instant::now() + self.bounds.timeout;
             self.deadline.as_mut().reset(at);
         }
         if self.phase != Phase::Header {
             return;
         }
         for b in bytes {
+            self.header_bytes += 1;
+            if self.header_bytes > self.bounds.max_bytes {
+                self.too_large = true;
+                return;
+            }
             match b {
-                b'\n' => {
+                b'\n' if self.started => {
                     self.line_ends += 1;
-                    // A blank line before the request line is allowed and skipped.
                     if self.line_ends >= 2 {
                         self.phase = Phase::Past;
                         return;
                     }
                 }
-                b'\r' => {}
-                _ => self.line_ends = 0,
+                b'\n' | b'\r' => {}
+                _ => {
+                    self.started = true;
+                    self.line_ends = 0;
+                }
             }
         }
     }
@@ -266,9 +326,16 @@ impl HeaderDeadline {
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &result {
-            let new = buf.filled().get(before..).unwrap_or_default().to_vec();
-            this.saw(&new);
+        if let Poll::Ready(Ok(())) = &result
+            && this.phase != Phase::Past
+        {
+            this.saw(buf.filled().get(before..).unwrap_or_default());
+            if this.too_large {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the request header is larger than the limits allow",
+                )));
+            }
         }
         result
     }
