@@ -164,5 +164,40 @@ fn classification(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, header_auth, chunked, classification);
+/// Re-signing a forwarded GET for the backend (`aws-sigv4`), per request.
+fn resigning(c: &mut Criterion) {
+    let backend = portcullis::forward::Backend {
+        addr: "127.0.0.1:9000".parse().unwrap(),
+        authority: "127.0.0.1:9000".into(),
+        tls: false,
+        region: "us-east-1".into(),
+        access_key_id: "BACKENDKEY0000000001".into(),
+        secret_access_key: Secret::new("backend-secret".into()),
+    };
+    let headers = vec![
+        ("host".to_owned(), "127.0.0.1:9000".to_owned()),
+        ("x-amz-content-sha256".to_owned(), "UNSIGNED-PAYLOAD".to_owned()),
+        ("range".to_owned(), "bytes=0-4095".to_owned()),
+    ];
+    let now = std::time::SystemTime::now();
+    let mut group = c.benchmark_group("forward");
+    group.bench_function("resign-get", |b| {
+        b.iter(|| {
+            black_box(
+                portcullis::forward::sign_for_backend(
+                    &backend,
+                    "GET",
+                    "/bucket/photos/a.jpg",
+                    black_box(&headers),
+                    None,
+                    now,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, header_auth, chunked, classification, resigning);
 criterion_main!(benches);
