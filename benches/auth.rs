@@ -176,7 +176,10 @@ fn resigning(c: &mut Criterion) {
     };
     let headers = vec![
         ("host".to_owned(), "127.0.0.1:9000".to_owned()),
-        ("x-amz-content-sha256".to_owned(), "UNSIGNED-PAYLOAD".to_owned()),
+        (
+            "x-amz-content-sha256".to_owned(),
+            "UNSIGNED-PAYLOAD".to_owned(),
+        ),
         ("range".to_owned(), "bytes=0-4095".to_owned()),
     ];
     let now = std::time::SystemTime::now();

@@ -473,3 +473,48 @@ fn an_oversized_bucket_policy_file_fails_the_load() {
         "{text}"
     );
 }
+
+/// An upload refused before its body is read still gets its answer (the body is
+/// drained, not cut off by the next header's bounds), and the kept-alive connection
+/// serves the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_is_answered_and_the_connection_serves_on() {
+    let w = world("  max_header_bytes: 2048\n").await;
+    let port = w.gw.port;
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let body = vec![b'u'; 1024 * 1024];
+        s.write_all(
+            format!(
+                "PUT /box/anon HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        s.write_all(&body).unwrap();
+        let read_answer = |s: &mut TcpStream| {
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&reply).contains("</Error>") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(
+                    n > 0,
+                    "closed before the answer: {}",
+                    String::from_utf8_lossy(&reply)
+                );
+                reply.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&reply).into_owned()
+        };
+        let first = read_answer(&mut s);
+        assert!(first.starts_with("HTTP/1.1 403"), "{first}");
+        s.write_all(b"GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let second = read_answer(&mut s);
+        assert!(second.starts_with("HTTP/1.1 403"), "{second}");
+    })
+    .await
+    .unwrap();
+}

@@ -47,6 +47,9 @@ pub struct Settings {
     pub limits: crate::config::Limits,
 }
 
+/// The largest request body read and dropped to deliver an early refusal.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
 /// The gateway service.
 pub struct Gateway {
     /// The snapshot in force; a request pins the one it started with.
@@ -437,6 +440,20 @@ impl Gateway {
         err: &GatewayError,
     ) -> Result<()> {
         ctx.error_code = Some(err.code.to_string());
+        // A short body the client is still sending is read and dropped first: Pingora
+        // closes a connection answered before its request body is in, and the client,
+        // still writing, would see a reset instead of this answer. (A client that sent
+        // `Expect: 100-continue` sends no body: nothing to drain.)
+        let parts = session.req_header();
+        let expects = parts.headers.contains_key(http::header::EXPECT);
+        let length = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if !expects && length.is_some_and(|l| l <= DRAIN_LIMIT) && !session.is_body_done() {
+            let _ = session.drain_request_body().await;
+        }
         let body = err.to_xml(session.req_header().uri.path(), &ctx.request_id);
         let answer = policy_ops::Answer {
             status: err.status,
