@@ -230,6 +230,10 @@ fn ingress_mode_renders_valid_manifests_and_a_loadable_configuration() {
         .unwrap();
     assert!(config.contains("policy_store: { backend: { bucket: \"portcullis-policies\""));
     assert!(config.contains("listen: \"0.0.0.0:8080\""));
+    assert!(
+        config.contains(r#"limits: {"header_timeout_seconds":15,"max_connections":20000}"#),
+        "{config}"
+    );
     let summary = config_check(&docs, None);
     assert!(
         summary.starts_with("ok: 2 users, 1 organization policies, 2 identity policies"),
