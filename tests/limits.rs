@@ -413,16 +413,21 @@ async fn trickled_and_abandoned_uploads_store_nothing() {
         .unwrap();
 }
 
-/// Out-of-range limits are configuration errors, named by key.
-#[test]
-fn limits_out_of_range_are_configuration_errors() {
+/// `portcullis config check` on a configuration with `limits` (YAML lines) and
+/// `files` beside it: it must fail; what it printed.
+fn failing_config_check(limits: &str, files: &[(&str, String)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("portcullis.yaml");
     std::fs::write(
         &file,
-        "listen: \"127.0.0.1:1\"\norganization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\nlimits:\n  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n  max_bucket_policy_bytes: 30000\n",
+        format!("listen: \"127.0.0.1:1\"\norganization: acme\nbackend: {{ embedded: {{ dir: data }} }}\nidentities: identities.yaml\npolicies: policies\nlimits:\n{limits}"),
     )
     .unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["config", "check", "--config"])
         .arg(&file)
@@ -431,6 +436,16 @@ fn limits_out_of_range_are_configuration_errors() {
     let text =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
+    text
+}
+
+/// Out-of-range limits are configuration errors, named by key.
+#[test]
+fn limits_out_of_range_are_configuration_errors() {
+    let text = failing_config_check(
+        "  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n  max_bucket_policy_bytes: 30000\n",
+        &[],
+    );
     for want in [
         "limits.max_delete_keys: must be between 1 and 1000",
         "limits.max_header_count: must be between 8 and 256",
@@ -445,29 +460,18 @@ fn limits_out_of_range_are_configuration_errors() {
 /// A bucket policy file over `max_bucket_policy_bytes` fails the load, named.
 #[test]
 fn an_oversized_bucket_policy_file_fails_the_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("portcullis.yaml");
-    std::fs::write(
-        &file,
-        "listen: \"127.0.0.1:1\"\norganization: acme\nbackend: { embedded: { dir: data } }\nidentities: identities.yaml\npolicies: policies\nlimits:\n  max_bucket_policy_bytes: 1024\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("identities.yaml"), "users: []\n").unwrap();
-    std::fs::create_dir_all(dir.path().join("policies/buckets")).unwrap();
     let statement = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"}"#;
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
         vec![statement; 20].join(",")
     );
-    std::fs::write(dir.path().join("policies/buckets/box.json"), &policy).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["config", "check", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
+    let text = failing_config_check(
+        "  max_bucket_policy_bytes: 1024\n",
+        &[
+            ("identities.yaml", "users: []\n".to_owned()),
+            ("policies/buckets/box.json", policy),
+        ],
+    );
     assert!(
         text.contains("box.json") && text.contains("limits.max_bucket_policy_bytes"),
         "{text}"
