@@ -264,6 +264,38 @@ async fn oversized_headers_and_targets_are_s3_errors() {
         assert!(reply.contains(&format!("<Code>{code}</Code>")), "{reply}");
         assert!(reply.contains("x-amz-request-id"), "{reply}");
     }
+    // A huge second header on a kept-alive connection: the connection is closed.
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&reply).contains("</Error>") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            reply.extend_from_slice(&buf[..n]);
+        }
+        let huge: String = (0..64)
+            .map(|i| format!("X-Huge-{i}: {}\r\n", "h".repeat(1000)))
+            .collect();
+        let _ = s.write_all(format!("GET /box/x HTTP/1.1\r\nHost: a\r\n{huge}").as_bytes());
+        let mut rest = Vec::new();
+        // Closed (end of stream or reset), not left open until the read timeout.
+        let outcome = s.read_to_end(&mut rest);
+        assert!(
+            !matches!(&outcome, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+            "the connection was left open: {outcome:?}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "{}",
+            String::from_utf8_lossy(&rest)
+        );
+    })
+    .await
+    .unwrap();
     // Within the limits, the SDK's own requests pass.
     client(port, ADMIN.0, ADMIN.1)
         .put_object()

@@ -174,7 +174,7 @@ enum Phase {
 }
 
 /// A stream that fails a read once a request header has taken longer than the deadline
-/// or (the first header) grown past its size. The header ends at the first empty line after the request
+/// or grown past its size. The header ends at the first empty line after the request
 /// line (blank lines before it are skipped, and count); a final (non-1xx) response
 /// written by the server ends the request, and the next byte read starts the next
 /// header's clock and count.
@@ -190,8 +190,6 @@ pub struct HeaderDeadline {
     header_bytes: usize,
     /// This header grew past `bounds.max_bytes`.
     too_large: bool,
-    /// The connection's first header is being read.
-    first: bool,
     deadline: Pin<Box<Sleep>>,
     metrics: Arc<Metrics>,
     /// Bytes read ahead (the first header), returned before reading more.
@@ -217,7 +215,6 @@ impl HeaderDeadline {
             line_ends: 0,
             header_bytes: 0,
             too_large: false,
-            first: true,
             deadline: Box::pin(tokio::time::sleep(bounds.timeout)),
             metrics,
             held: bytes::BytesMut::new(),
@@ -264,10 +261,10 @@ impl HeaderDeadline {
         }
         for b in bytes {
             self.header_bytes += 1;
-            // Only the first header is bounded here: bytes after a response may be a
-            // request body the server drains, not a header (Pingora bounds later
-            // headers at 1 MiB itself).
-            if self.first && self.header_bytes > self.bounds.max_bytes {
+            // Bytes read after a final response are the next request's header: an
+            // early refusal drains a short body before it answers (`Gateway::respond`)
+            // and a connection answered before a longer body is in is closed, not read.
+            if self.header_bytes > self.bounds.max_bytes {
                 self.too_large = true;
                 return;
             }
@@ -276,7 +273,6 @@ impl HeaderDeadline {
                     self.line_ends += 1;
                     if self.line_ends >= 2 {
                         self.phase = Phase::Past;
-                        self.first = false;
                         return;
                     }
                 }
