@@ -941,7 +941,13 @@ async fn sigterm_lets_in_flight_requests_finish() {
         s.write_all(format!("{head}\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes())
             .unwrap();
         s.write_all(&body.as_bytes()[..10_000]).unwrap();
+        // A connection still sending its first header is not in flight: it is closed.
+        let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        idle.write_all(b"GET /shared/x HTTP/1.1\r\n").unwrap();
+        idle.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
         std::thread::sleep(Duration::from_millis(200));
+        let signalled = Instant::now();
         assert!(
             Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
@@ -958,6 +964,13 @@ async fn sigterm_lets_in_flight_requests_finish() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        let mut rest = Vec::new();
+        let outcome = idle.read_to_end(&mut rest);
+        assert!(
+            signalled.elapsed() < Duration::from_secs(5),
+            "a half-sent header held its connection {:?} after SIGTERM: {outcome:?}",
+            signalled.elapsed()
+        );
         s.write_all(&body.as_bytes()[10_000..]).unwrap();
         let mut reply = Vec::new();
         let _ = s.read_to_end(&mut reply);

@@ -120,8 +120,14 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
         } else {
             let mut watched = HeaderDeadline::new(stream, self.bounds, self.metrics.clone());
             // The first header is read here, before Pingora's per-connection state
-            // exists: a connection that never completes one costs only this.
-            if watched.read_first_header().await.is_err() {
+            // exists: a connection that never completes one costs only this. A
+            // shutdown stops the wait, as it stops Pingora's own.
+            let mut stopping = shutdown.clone();
+            let read = tokio::select! {
+                read = watched.read_first_header() => read,
+                _ = stopping.wait_for(|stop| *stop) => return None,
+            };
+            if read.is_err() {
                 if watched.too_large {
                     let large = GatewayError::new(
                         "RequestHeaderSectionTooLarge",
