@@ -208,6 +208,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
+    let ids = gateway.request_ids();
     let proxy = pingora::proxy::http_proxy(&server.configuration, gateway);
     // A header's bytes: the request line, the fields and their separators, with room.
     let bounds = HeaderBounds {
@@ -217,7 +218,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             + 4 * limits.max_header_count
             + 64,
     };
-    let admission = Admission::new(proxy, limits.max_connections, bounds, metrics);
+    let admission = Admission::new(proxy, limits.max_connections, bounds, metrics, ids);
     let mut service = Service::new("Portcullis gateway".to_owned(), admission);
     // Pingora's default 64 KiB read buffer made each open connection cost ~50 KiB
     // (tests/connections.rs). Plain HTTP reads straight from the socket into Pingora's

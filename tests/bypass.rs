@@ -18,7 +18,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{client, config, raw, signed_request, start, start_backend};
+use common::{anonymous, client, config, raw, signed_request, start, start_backend};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"},
@@ -63,16 +63,6 @@ async fn setup() -> (tempfile::TempDir, common::Gateway) {
             .unwrap();
     }
     (data, gw)
-}
-
-/// An anonymous request: (status, whole reply).
-fn anonymous(port: u16, target: &str, headers: &str) -> (u16, String) {
-    raw(
-        port,
-        &format!(
-            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
-        ),
-    )
 }
 
 /// The request target (path and query) of a presigned request to the gateway.

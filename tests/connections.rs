@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{config, free_port, metric, raw, rss_kib, start, start_backend};
+use common::{anonymous, config, free_port, metric, rss_kib, start, start_backend};
 
 const CONNECTIONS: usize = 10_000;
 
@@ -45,10 +45,7 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
     tokio::task::spawn_blocking(move || {
         // Warm up, then the baseline.
         for _ in 0..20 {
-            let (status, _) = raw(
-                port,
-                "GET /box/k HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-            );
+            let (status, _) = anonymous(port, "/box/k", "");
             assert_eq!(status, 403);
         }
         wait_for("start-up connections stay open", || {
@@ -78,10 +75,7 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
             "RSS grew from {baseline} KiB to {loaded} KiB"
         );
         // Still serving while they are held.
-        let (status, _) = raw(
-            port,
-            "GET /box/k HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-        );
+        let (status, _) = anonymous(port, "/box/k", "");
         assert_eq!(status, 403);
         drop(held);
         wait_for("connections stay open after their clients left", || {
@@ -90,10 +84,7 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
         let after = rss_kib(pid);
         eprintln!("after they closed: gateway RSS {after} KiB");
         assert!(after <= loaded + 16 * 1024);
-        let (status, _) = raw(
-            port,
-            "GET /box/k HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-        );
+        let (status, _) = anonymous(port, "/box/k", "");
         assert_eq!(status, 403);
     })
     .await

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
 
-use common::{client, config, raw, rss_kib, signed_request, start, start_backend};
+use common::{anonymous, client, config, rss_kib, signed_request, start, start_backend};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AliceAll","Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:*","Resource":"*"}]}"#;
@@ -143,11 +143,7 @@ fn exchange(port: u16, method: &str, target: &str, body: &str) -> (u16, Vec<u8>,
 /// Is the gateway still serving? (An anonymous request is refused by the policies,
 /// without the backend.)
 fn serving(port: u16) -> bool {
-    raw(
-        port,
-        "GET /box/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-    )
-    .0 == 403
+    anonymous(port, "/box/k", "").0 == 403
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

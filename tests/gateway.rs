@@ -344,7 +344,8 @@ async fn a_dead_backend_is_a_clear_503() {
     assert_eq!(err.code(), Some("ServiceUnavailable"));
 }
 
-/// A SigV4 header-signed PUT as raw HTTP (for bodies no SDK would send).
+/// A SigV4 header-signed PUT as raw HTTP (for bodies no SDK would send), as alice;
+/// `content-length` and `connection: close` follow the signed headers, unsigned.
 fn signed_put(
     port: u16,
     path: &str,
@@ -352,53 +353,20 @@ fn signed_put(
     content_sha: &str,
     extra: &[(&str, &str)],
 ) -> String {
-    use portcullis::auth::canonical::{
-        CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature,
-        signing_key,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let ts = portcullis::auth::dates::format_amz_date(now);
-    let host = format!("127.0.0.1:{port}");
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), host.clone()),
-        ("x-amz-content-sha256".into(), content_sha.into()),
-        ("x-amz-date".into(), ts.clone()),
-    ];
-    headers.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    let head = signed_request(
+        port,
+        "PUT",
+        path,
+        content_sha,
+        extra,
+        "AKIAALICE0000000001",
+        "alice-secret",
     );
-    headers.sort();
-    let signed: Vec<(&str, Vec<&[u8]>)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), vec![v.as_bytes()]))
-        .collect();
-    let cr = create_canonical_request(&CanonicalParts {
-        method: "PUT",
-        raw_path: path,
-        raw_query: "",
-        skip_query: None,
-        headers: &signed,
-        payload_hash: content_sha,
-    });
-    let date = &ts[..8];
-    let sts = create_string_to_sign(&cr, &ts, &scope(date, "us-east-1", "s3"));
-    let sig = signature(&signing_key("alice-secret", date, "us-east-1", "s3"), &sts);
-    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-    let mut req = format!("PUT {path} HTTP/1.1\r\n");
-    for (k, v) in &headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("authorization: AWS4-HMAC-SHA256 Credential=AKIAALICE0000000001/{date}/us-east-1/s3/aws4_request, SignedHeaders={}, Signature={sig}\r\n", names.join(";")));
-    req.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n{body}",
+    format!(
+        "{}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        head.trim_end_matches("\r\n"),
         body.len()
-    ));
-    req
+    )
 }
 
 /// The README's demo configuration, unchanged but for its port: `serve` runs it on the

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{client, config, free_port, metric, raw, signed_request, start, start_backend};
+use common::{
+    anonymous, client, config, free_port, metric, raw, signed_request, start, start_backend,
+};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"}]}"#;
@@ -58,6 +60,22 @@ async fn world(limits: &str) -> World {
     }
 }
 
+/// Read one refusal (S3 XML, ending in `</Error>`) from a kept-alive connection.
+fn read_answer(s: &mut TcpStream) -> String {
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&reply).contains("</Error>") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before the answer: {}",
+            String::from_utf8_lossy(&reply)
+        );
+        reply.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
 /// Send a request line, then header lines one at a time every `pause`, never the
 /// blank line that ends the header, until the gateway closes the connection or
 /// `give_up` passes; how long the connection lasted.
@@ -74,14 +92,7 @@ fn trickle(
     if let Some(request) = first {
         s.write_all(request.as_bytes()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut reply = Vec::new();
-        let mut buf = [0u8; 4096];
-        // The refusal is S3 XML ending in `</Error>`.
-        while !String::from_utf8_lossy(&reply).contains("</Error>") {
-            let n = s.read(&mut buf).unwrap();
-            assert!(n > 0, "the first request was not answered");
-            reply.extend_from_slice(&buf[..n]);
-        }
+        read_answer(&mut s);
     }
     let started = Instant::now();
     s.set_read_timeout(Some(pause)).unwrap();
@@ -105,15 +116,9 @@ fn trickle(
 }
 
 async fn anonymous_status(port: u16) -> u16 {
-    tokio::task::spawn_blocking(move || {
-        raw(
-            port,
-            "GET /box/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .0
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || anonymous(port, "/box/x", "").0)
+        .await
+        .unwrap()
 }
 
 /// A client that sends a header line every 200 ms never finishes its header: it is cut
@@ -270,13 +275,7 @@ async fn oversized_headers_and_targets_are_s3_errors() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(b"GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n")
             .unwrap();
-        let mut reply = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !String::from_utf8_lossy(&reply).contains("</Error>") {
-            let n = s.read(&mut buf).unwrap();
-            assert!(n > 0);
-            reply.extend_from_slice(&buf[..n]);
-        }
+        read_answer(&mut s);
         let huge: String = (0..64)
             .map(|i| format!("X-Huge-{i}: {}\r\n", "h".repeat(1000)))
             .collect();
@@ -530,20 +529,6 @@ async fn a_refused_upload_is_answered_and_the_connection_serves_on() {
         )
         .unwrap();
         s.write_all(&body).unwrap();
-        let read_answer = |s: &mut TcpStream| {
-            let mut reply = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !String::from_utf8_lossy(&reply).contains("</Error>") {
-                let n = s.read(&mut buf).unwrap();
-                assert!(
-                    n > 0,
-                    "closed before the answer: {}",
-                    String::from_utf8_lossy(&reply)
-                );
-                reply.extend_from_slice(&buf[..n]);
-            }
-            String::from_utf8_lossy(&reply).into_owned()
-        };
         let first = read_answer(&mut s);
         assert!(first.starts_with("HTTP/1.1 403"), "{first}");
         s.write_all(b"GET /box/x HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -40,22 +40,33 @@ pub trait KeyStore {
     fn lookup(&self, access_key_id: &str) -> Option<(Arc<Principal>, &Secret)>;
 }
 
-/// Is the raw (percent-encoded) query parameter name `raw` the parameter `name`?
-/// Decoded and compared without case, so that no spelling of an authentication
-/// parameter is taken for an ordinary one (and forwarded) or missed.
-pub fn param_is(raw: &str, name: &str) -> bool {
-    if raw.contains('%') {
-        percent_encoding::percent_decode_str(raw)
-            .decode_utf8_lossy()
-            .eq_ignore_ascii_case(name)
+/// Presigned SigV4 parameters: any one makes a request presigned.
+const V4_QUERY_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-Date",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Expires",
+];
+/// Presigned SigV2 parameters.
+const V2_QUERY_PARAMS: &[&str] = &["AWSAccessKeyId", "Signature"];
+
+/// Is the raw (percent-encoded) query parameter name `raw` one of `names`? Decoded
+/// once and compared without case, so that no spelling of an authentication parameter
+/// is taken for an ordinary one (and forwarded) or missed.
+pub fn param_in(raw: &str, names: &[&str]) -> bool {
+    let decoded = if raw.contains('%') {
+        percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
     } else {
-        raw.eq_ignore_ascii_case(name)
-    }
+        std::borrow::Cow::Borrowed(raw)
+    };
+    names.iter().any(|n| decoded.eq_ignore_ascii_case(n))
 }
 
 /// Is the raw query parameter name one of [`AUTH_QUERY_PARAMS`]?
 pub fn is_auth_query_param(raw: &str) -> bool {
-    AUTH_QUERY_PARAMS.iter().any(|name| param_is(raw, name))
+    param_in(raw, AUTH_QUERY_PARAMS)
 }
 
 /// How the request was authenticated (`s3:authType`, `s3:signatureversion`).
@@ -155,22 +166,11 @@ pub fn authenticate(
 ) -> Result<Authenticated, AuthError> {
     let header = parts.headers.get(http::header::AUTHORIZATION);
     let query = parts.uri.query().unwrap_or("");
-    let has_param = |name: &str| {
-        query
-            .split('&')
-            .any(|p| param_is(p.split('=').next().unwrap_or(""), name))
-    };
-    let v4_query = [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Signature",
-        "X-Amz-Date",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Expires",
-    ]
-    .iter()
-    .any(|p| has_param(p));
-    let v2_query = ["AWSAccessKeyId", "Signature"].iter().any(|p| has_param(p));
+    let (mut v4_query, mut v2_query) = (false, false);
+    for name in query.split('&').map(|p| p.split('=').next().unwrap_or("")) {
+        v4_query |= param_in(name, V4_QUERY_PARAMS);
+        v2_query |= param_in(name, V2_QUERY_PARAMS);
+    }
     match (header, v4_query, v2_query) {
         (None, false, false) => Ok(Authenticated {
             principal: Arc::new(Principal::Anonymous),

@@ -4,7 +4,7 @@
 //! (`limits.header_timeout_seconds`), which Pingora's per-read timeouts do not give: a
 //! client trickling one header byte a minute (slowloris) is cut off at the deadline.
 
-use super::error::GatewayError;
+use super::error::{GatewayError, RequestIds};
 use crate::admin::metrics::Metrics;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
@@ -18,7 +18,7 @@ use pingora::server::ShutdownWatch;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -39,8 +39,7 @@ pub struct Admission<A> {
     permits: Arc<Semaphore>,
     bounds: HeaderBounds,
     metrics: Arc<Metrics>,
-    /// Request ids of the answers given here.
-    ids: AtomicU64,
+    ids: Arc<RequestIds>,
 }
 
 impl<A> Admission<A> {
@@ -49,24 +48,20 @@ impl<A> Admission<A> {
         max_connections: usize,
         bounds: HeaderBounds,
         metrics: Arc<Metrics>,
+        ids: Arc<RequestIds>,
     ) -> Admission<A> {
         Admission {
             app: Arc::new(app),
             permits: Arc::new(Semaphore::new(max_connections)),
             bounds,
             metrics,
-            ids: AtomicU64::new(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64),
-            ),
+            ids,
         }
     }
 
     /// An S3 error answer, whole, closing the connection.
     fn answer(&self, error: &GatewayError) -> Vec<u8> {
-        let n = self.ids.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-        let id = format!("{:016X}", n.rotate_left(23) ^ 0xC2B2_AE3D_27D4_EB4F);
+        let id = self.ids.next();
         let body = error.to_xml("", &id);
         let reason = if error.status == 503 {
             "Service Unavailable"

@@ -6,6 +6,7 @@
 use crate::auth::error::AuthError;
 use crate::classify::delete::escape;
 use crate::classify::error::ClassifyError;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An error answered by the gateway itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +125,31 @@ fn capitalize(s: &str) -> String {
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+/// `x-amz-request-id` values: distinct within the process, in no guessable order. One
+/// generator serves the gateway and its admission layer.
+#[derive(Debug)]
+pub struct RequestIds(AtomicU64);
+
+impl RequestIds {
+    pub fn new() -> RequestIds {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        RequestIds(AtomicU64::new(seed))
+    }
+
+    pub fn next(&self) -> String {
+        let n = self.0.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        format!("{:016X}", n.rotate_left(17) ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> RequestIds {
+        RequestIds::new()
     }
 }
 

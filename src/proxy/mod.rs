@@ -25,12 +25,11 @@ use crate::policy::values::{Cidr, Timestamp};
 use crate::store::{Live, Snapshot};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use error::GatewayError;
+use error::{GatewayError, RequestIds};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Settings the request path reads, fixed at start.
@@ -58,7 +57,7 @@ pub struct Gateway {
     backend: Backend,
     cache: Option<DecisionCache>,
     auditor: Auditor,
-    ids: AtomicU64,
+    ids: Arc<RequestIds>,
     /// Changes to the shared policy store are made one at a time.
     store_lock: tokio::sync::Mutex<()>,
 }
@@ -117,16 +116,13 @@ impl Gateway {
         cache: Option<DecisionCache>,
         auditor: Auditor,
     ) -> Gateway {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
         Gateway {
             live,
             settings,
             backend,
             cache,
             auditor,
-            ids: AtomicU64::new(seed),
+            ids: Arc::new(RequestIds::new()),
             store_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -178,9 +174,9 @@ impl Gateway {
         )
     }
 
-    fn next_id(&self) -> String {
-        let n = self.ids.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-        format!("{:016X}", n.rotate_left(17) ^ 0x5DEE_CE66_D1CE_4E5B)
+    /// The request-id generator, shared with the admission layer.
+    pub fn request_ids(&self) -> Arc<RequestIds> {
+        self.ids.clone()
     }
 
     /// Bounds on an aws-chunked body.
@@ -470,7 +466,7 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
-            request_id: self.next_id(),
+            request_id: self.ids.next(),
             started: Some(Instant::now()),
             ..RequestCtx::default()
         }

@@ -199,7 +199,18 @@ pub fn signed_request(
     req
 }
 
-/// The value of a metric of the admin endpoint on `admin_port`, 0 when absent.
+/// An anonymous `GET target` with `headers` (lines ending `\r\n`): (status, whole reply).
+pub fn anonymous(port: u16, target: &str, headers: &str) -> (u16, String) {
+    raw(
+        port,
+        &format!(
+            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+/// The value of a metric of the admin endpoint on `admin_port` (`name` with its labels,
+/// if any, as printed), 0 when absent.
 pub fn metric(admin_port: u16, name: &str) -> u64 {
     let (_, body) = raw(
         admin_port,
