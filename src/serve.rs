@@ -218,21 +218,33 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             + 4 * limits.max_header_count
             + 64,
     };
-    let admission = Admission::new(proxy, limits.max_connections, bounds, metrics, ids);
+    // TLS is terminated by the admission layer, after admission and under the header
+    // deadline: Pingora's listener stays plain TCP.
+    let acceptor = match &tls {
+        Some((cert, key)) => Some(
+            TlsSettings::intermediate(cert, key)
+                .map_err(|e| anyhow!("cannot use the TLS certificate or key: {e}"))?
+                .build(),
+        ),
+        None => None,
+    };
+    let admission = Admission::new(
+        proxy,
+        limits.max_connections,
+        bounds,
+        acceptor,
+        metrics,
+        ids,
+    );
     let mut service = Service::new("Portcullis gateway".to_owned(), admission);
     // Pingora's default 64 KiB read buffer made each open connection cost ~50 KiB
     // (tests/connections.rs). Plain HTTP reads straight from the socket into Pingora's
     // own header and body buffers; TLS keeps 16 KiB, one record, for fewer syscalls.
     let read_buffer = if tls.is_some() { 16 * 1024 } else { 0 };
-    let mut endpoint = ListenerConfig::tcp(listen.clone()).l4_buffer(L4BufferSettings::new(
+    let endpoint = ListenerConfig::tcp(listen.clone()).l4_buffer(L4BufferSettings::new(
         read_buffer,
         DEFAULT_L4_WRITE_BUFFER_SIZE,
     ));
-    if let Some((cert, key)) = &tls {
-        let settings = TlsSettings::intermediate(cert, key)
-            .map_err(|e| anyhow!("cannot use the TLS certificate or key: {e}"))?;
-        endpoint = endpoint.tls(settings);
-    }
     service.add_listener(endpoint);
     server.add_service(service);
     eprintln!(

@@ -539,3 +539,90 @@ async fn a_refused_upload_is_answered_and_the_connection_serves_on() {
     .await
     .unwrap();
 }
+
+/// `curl -k` to `https://127.0.0.1:port/box/x`: the HTTP status, or 0 when no answer came.
+fn curl_https(port: u16) -> u16 {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .arg(format!("https://127.0.0.1:{port}/box/x"))
+        .output()
+        .expect("curl must be installed (.ci/run installs it)");
+    String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+}
+
+/// With TLS, the handshake is counted as a connection and made under the header
+/// deadline: clients that connect and never finish a handshake (one silent, one
+/// stopping inside its ClientHello) hold their slots only until the deadline; while
+/// they hold every slot, one more connection is closed; then HTTPS serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_handshakes_are_counted_and_bounded_by_the_header_deadline() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = start_backend(data.path()).await;
+    let keys = tempfile::tempdir().unwrap();
+    common::self_signed(keys.path());
+    let read = |name: &str| std::fs::read_to_string(keys.path().join(name)).unwrap();
+    let admin_port = free_port();
+    let extra = format!(
+        "tls: {{ cert: cert.pem, key: key.pem }}\nadmin_listen: \"127.0.0.1:{admin_port}\"\nlimits:\n  max_connections: 2\n  header_timeout_seconds: 5\n"
+    );
+    let gw = start(&[
+        ("portcullis.yaml", config(backend, &extra)),
+        ("cert.pem", read("cert.pem")),
+        ("key.pem", read("key.pem")),
+        ("identities.yaml", "users: []\n".to_owned()),
+        ("policies/org/base.json", ORG.to_owned()),
+    ]);
+    let port = gw.port;
+    let settled = move |want: u64| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metric(admin_port, "portcullis_connections_open") != want {
+            assert!(Instant::now() < deadline, "connections open never {want}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        settled(0);
+        assert_eq!(curl_https(port), 403, "HTTPS is served");
+        settled(0);
+        let silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut partial = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // A TLS record header announcing a 512-byte ClientHello, and two bytes of it.
+        partial
+            .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+            .unwrap();
+        let opened = Instant::now();
+        settled(2);
+        assert_eq!(curl_https(port), 0, "a third connection is served");
+        assert!(metric(admin_port, "portcullis_connections_refused_total") >= 1);
+        for mut s in [silent, partial] {
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut buf = [0u8; 64];
+            // Closed (0 bytes, or reset), not timed out waiting.
+            match s.read(&mut buf) {
+                Ok(n) => assert_eq!(n, 0, "answered {:?}", &buf[..n]),
+                Err(e) => assert!(
+                    !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "still open after 30 s: {e}"
+                ),
+            }
+        }
+        // Pingora's own handshake timeout is a minute; the deadline is 5 s.
+        assert!(opened.elapsed() < Duration::from_secs(30));
+        assert!(metric(admin_port, "portcullis_header_timeouts_total") >= 2);
+        settled(0);
+        assert_eq!(curl_https(port), 403, "HTTPS serves again");
+    })
+    .await
+    .unwrap();
+}

@@ -3,11 +3,19 @@
 //! `503 SlowDown` and closed), and a deadline on every request header
 //! (`limits.header_timeout_seconds`), which Pingora's per-read timeouts do not give: a
 //! client trickling one header byte a minute (slowloris) is cut off at the deadline.
+//!
+//! With TLS, the handshake is made here too, after admission and under the same
+//! deadline (Pingora's listener would make it before admission, uncounted, with a fixed
+//! minute): a connection that is accepted and never completes its handshake holds a
+//! slot only until the deadline. Over the limit, a TLS connection is closed before any
+//! handshake (there is no way to answer it without one).
 
 use super::error::{GatewayError, RequestIds};
 use crate::admin::metrics::Metrics;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
+use pingora::listeners::tls::Acceptor;
+use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::tls::TlsRef;
 use pingora::protocols::{
@@ -38,6 +46,8 @@ pub struct Admission<A> {
     app: Arc<A>,
     permits: Arc<Semaphore>,
     bounds: HeaderBounds,
+    /// Make the TLS handshake of each connection admitted (the listener is plain TCP).
+    tls: Option<Acceptor>,
     metrics: Arc<Metrics>,
     ids: Arc<RequestIds>,
 }
@@ -47,6 +57,7 @@ impl<A> Admission<A> {
         app: A,
         max_connections: usize,
         bounds: HeaderBounds,
+        tls: Option<Acceptor>,
         metrics: Arc<Metrics>,
         ids: Arc<RequestIds>,
     ) -> Admission<A> {
@@ -54,6 +65,7 @@ impl<A> Admission<A> {
             app: Arc::new(app),
             permits: Arc::new(Semaphore::new(max_connections)),
             bounds,
+            tls,
             metrics,
             ids,
         }
@@ -93,10 +105,14 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
         mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let deadline = Instant::now() + self.bounds.timeout;
         let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
             self.metrics
                 .connections_refused
                 .fetch_add(1, Ordering::Relaxed);
+            if self.tls.is_some() {
+                return None;
+            }
             let busy = GatewayError::new(
                 "SlowDown",
                 503,
@@ -109,11 +125,15 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
             .connections_open
             .fetch_add(1, Ordering::Relaxed);
         let _open = Open(self.metrics.clone());
+        if let Some(acceptor) = &self.tls {
+            stream = self.handshake(acceptor, stream, deadline, shutdown).await?;
+        }
         let stream: Stream = if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
             // HTTP/2 frames carry no header terminator to watch for.
             stream
         } else {
-            let mut watched = HeaderDeadline::new(stream, self.bounds, self.metrics.clone());
+            let mut watched =
+                HeaderDeadline::new(stream, self.bounds, deadline, self.metrics.clone());
             // The first header is read here, before Pingora's per-connection state
             // exists: a connection that never completes one costs only this. A
             // shutdown stops the wait, as it stops Pingora's own.
@@ -141,6 +161,39 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
 
     async fn cleanup(&self) {
         self.app.cleanup().await;
+    }
+}
+
+impl<A> Admission<A> {
+    /// The TLS handshake of an admitted connection, done by `deadline` (a timeout counts
+    /// as a header timeout); `None` when it fails, times out or the server stops.
+    async fn handshake(
+        &self,
+        acceptor: &Acceptor,
+        stream: Stream,
+        deadline: Instant,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        // The listener is plain TCP: what it hands over is its own stream type.
+        let Ok(l4) = stream.into_any().downcast::<L4Stream>() else {
+            tracing::error!("a connection that is not TCP reached the TLS handshake");
+            return None;
+        };
+        let mut stopping = shutdown.clone();
+        tokio::select! {
+            done = tokio::time::timeout_at(deadline, acceptor.tls_handshake(*l4)) => match done {
+                Ok(Ok(tls)) => Some(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::debug!("TLS handshake failed: {e}");
+                    None
+                }
+                Err(_) => {
+                    self.metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            },
+            _ = stopping.wait_for(|stop| *stop) => None,
+        }
     }
 }
 
@@ -207,7 +260,13 @@ impl std::fmt::Debug for HeaderDeadline {
 }
 
 impl HeaderDeadline {
-    pub fn new(inner: Stream, bounds: HeaderBounds, metrics: Arc<Metrics>) -> HeaderDeadline {
+    /// Watch `inner`, whose first header must be whole by `deadline`.
+    pub fn new(
+        inner: Stream,
+        bounds: HeaderBounds,
+        deadline: Instant,
+        metrics: Arc<Metrics>,
+    ) -> HeaderDeadline {
         HeaderDeadline {
             inner,
             bounds,
@@ -216,7 +275,7 @@ impl HeaderDeadline {
             line_ends: 0,
             header_bytes: 0,
             too_large: false,
-            deadline: Box::pin(tokio::time::sleep(bounds.timeout)),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
             metrics,
             held: bytes::BytesMut::new(),
         }
