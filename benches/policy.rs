@@ -33,6 +33,7 @@ fn parse(text: &str, kind: PolicyKind<'_>) -> portcullis::policy::model::Policy 
         &ParseOptions {
             kind,
             allow_unknown_condition_keys: false,
+            limits: Default::default(),
         },
     )
     .unwrap()

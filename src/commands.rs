@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::policy::model::PolicyKind;
 use crate::policy::values::Timestamp;
-use crate::policy::{Action, ConditionKey, Context, Decision, Principal, Request};
+use crate::policy::{Action, ConditionKey, Context, Decision, DocumentLimits, Principal, Request};
 use crate::store::Snapshot;
 use crate::store::snapshot::{is_bucket_name, read_policy};
 use std::io::Write;
@@ -67,7 +67,14 @@ pub fn validate(
             KindArg::Bucket => PolicyKind::Bucket(bucket_name.as_deref().unwrap_or("")),
         };
         let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let policy = read_policy(file, policy_kind, allow_unknown, &mut errors, &mut warnings);
+        let policy = read_policy(
+            file,
+            policy_kind,
+            allow_unknown,
+            DocumentLimits::default(),
+            &mut errors,
+            &mut warnings,
+        );
         for w in &warnings {
             let _ = writeln!(
                 err,
@@ -185,7 +192,7 @@ pub struct SimulateArgs<'a> {
 /// `portcullis policy simulate`: 0 whenever a decision is printed, 2 for bad
 /// arguments or a configuration that does not load.
 pub fn simulate(args: &SimulateArgs<'_>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let snapshot = match load_snapshot(args.config, err) {
+    let (_, snapshot) = match load_snapshot(args.config, err) {
         Some(s) => s,
         None => return EXIT_USAGE,
     };
@@ -209,7 +216,7 @@ pub fn simulate(args: &SimulateArgs<'_>, out: &mut dyn Write, err: &mut dyn Writ
     }
 }
 
-fn load_snapshot(config: &Path, err: &mut dyn Write) -> Option<Snapshot> {
+fn load_snapshot(config: &Path, err: &mut dyn Write) -> Option<(Config, Snapshot)> {
     let config = match Config::load(config) {
         Ok(c) => c,
         Err(issues) => {
@@ -220,7 +227,7 @@ fn load_snapshot(config: &Path, err: &mut dyn Write) -> Option<Snapshot> {
         }
     };
     match Snapshot::load(&config, 1) {
-        Ok(s) => Some(s),
+        Ok(s) => Some((config, s)),
         Err(issues) => {
             for i in issues {
                 let _ = writeln!(err, "{i}");
@@ -351,7 +358,7 @@ pub fn explain(d: &Decision) -> String {
 
 /// `portcullis config check`: load everything `serve` would; 0 or 1.
 pub fn config_check(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let Some(snapshot) = load_snapshot(config, err) else {
+    let Some((config, snapshot)) = load_snapshot(config, err) else {
         return 1;
     };
     for w in &snapshot.warnings {
@@ -366,6 +373,17 @@ pub fn config_check(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> 
         p.identity_policies().len(),
         p.bucket_names().count(),
         p.mode()
+    );
+    let limits = &config.limits;
+    let _ = writeln!(
+        out,
+        "limits: a request holds at most {} bytes ({}-byte header, {}-byte body or chunk; max_request_memory {}); max_chunk_bytes {}, max_delete_body_bytes {}",
+        limits.header_bound() + limits.body_bound(),
+        limits.header_bound(),
+        limits.body_bound(),
+        limits.max_request_memory,
+        limits.max_chunk_bytes,
+        limits.max_delete_body_bytes
     );
     0
 }

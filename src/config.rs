@@ -2,8 +2,8 @@
 //! are errors, and every error is reported at once with its location.
 
 use crate::auth::secret::{Secret, SecretSource, read_secret};
-use crate::policy::Mode;
 use crate::policy::values::Cidr;
+use crate::policy::{DocumentLimits, Mode};
 use crate::yaml::{FileIssue, Reader, child, load_file};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,17 @@ pub struct Limits {
     pub max_chunk_bytes: usize,
     /// Bytes of a bucket policy (S3: 20 KiB, the most allowed).
     pub max_bucket_policy_bytes: usize,
+    /// Bytes of an organization or identity policy file.
+    pub max_policy_bytes: usize,
+    /// Levels a policy document's JSON may nest (a policy needs 6).
+    pub max_policy_depth: usize,
+    /// Levels of element nesting in XML read from the backend (policy-store listings).
+    /// A client's DeleteObjects body is read against its schema, three levels.
+    pub max_xml_depth: usize,
+    /// Bytes of a client's request the gateway holds at once: its header and the body
+    /// (or one signed chunk) it must read before deciding. Settings not given are
+    /// lowered to fit; settings given that do not fit are an error.
+    pub max_request_memory: usize,
     /// A request's header must arrive whole within this time of its first byte
     /// (a new connection: of being accepted).
     pub header_timeout_seconds: u64,
@@ -80,11 +91,84 @@ impl Default for Limits {
             max_delete_body_bytes: 8 * 1024 * 1024,
             max_chunk_bytes: 16 * 1024 * 1024,
             max_bucket_policy_bytes: 20 * 1024,
+            max_policy_bytes: 64 * 1024,
+            max_policy_depth: 12,
+            max_xml_depth: 16,
+            max_request_memory: 32 * 1024 * 1024,
             header_timeout_seconds: 20,
             idle_timeout_seconds: 60,
             body_timeout_seconds: 60,
             send_timeout_seconds: 60,
         }
+    }
+}
+
+/// Bytes of a request body the gateway reads whole to answer an ACL operation.
+pub const ACL_BODY_BYTES: usize = 64 * 1024;
+
+impl Limits {
+    /// Bounds on the policy documents read.
+    pub fn document(&self) -> DocumentLimits {
+        DocumentLimits {
+            max_policy_bytes: self.max_policy_bytes,
+            max_bucket_policy_bytes: self.max_bucket_policy_bytes,
+            max_depth: self.max_policy_depth,
+        }
+    }
+
+    /// Bytes a request header may take as read: the request line, the fields, their
+    /// separators and line ends, with a little room.
+    pub fn header_bound(&self) -> usize {
+        self.max_url_bytes + self.max_header_bytes + 4 * self.max_header_count + 64
+    }
+
+    /// Bytes of a request body (or signed chunk) held at once, at most: the largest of
+    /// what is read whole before deciding.
+    pub fn body_bound(&self) -> usize {
+        self.max_chunk_bytes
+            .max(self.max_delete_body_bytes)
+            .max(self.max_bucket_policy_bytes)
+            .max(ACL_BODY_BYTES)
+    }
+
+    /// Lower the settings not `given` to fit `max_request_memory`; what does not fit
+    /// otherwise, as (setting, message). (A bucket policy, at most 20 KiB, always fits
+    /// in the room this requires.)
+    fn fit_request_memory(&mut self, given: &[&str]) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let header = self.header_bound();
+        let room = self.max_request_memory.saturating_sub(header);
+        if room < ACL_BODY_BYTES {
+            errors.push((
+                "limits.max_request_memory".to_owned(),
+                format!(
+                    "{} bytes leave less than {ACL_BODY_BYTES} for a body beside a {header}-byte header (max_url_bytes + max_header_bytes + 4 × max_header_count + 64)",
+                    self.max_request_memory
+                ),
+            ));
+            return errors;
+        }
+        let memory = self.max_request_memory;
+        for (name, value) in [
+            ("max_chunk_bytes", &mut self.max_chunk_bytes),
+            ("max_delete_body_bytes", &mut self.max_delete_body_bytes),
+        ] {
+            if *value <= room {
+                continue;
+            }
+            if given.contains(&name) {
+                errors.push((
+                    format!("limits.{name}"),
+                    format!(
+                        "{value} bytes and a {header}-byte header are more than max_request_memory ({memory})",
+                        value = *value
+                    ),
+                ));
+            } else {
+                *value = room;
+            }
+        }
+        errors
     }
 }
 
@@ -116,6 +200,19 @@ const LIMIT_FIELDS: &[LimitField] = &[
     ("max_bucket_policy_bytes", 1024, 20 * 1024, |l, v| {
         l.max_bucket_policy_bytes = v as usize
     }),
+    ("max_policy_bytes", 1024, 1024 * 1024, |l, v| {
+        l.max_policy_bytes = v as usize
+    }),
+    ("max_policy_depth", 6, 64, |l, v| {
+        l.max_policy_depth = v as usize
+    }),
+    ("max_xml_depth", 3, 256, |l, v| l.max_xml_depth = v as usize),
+    (
+        "max_request_memory",
+        256 * 1024,
+        1024 * 1024 * 1024,
+        |l, v| l.max_request_memory = v as usize,
+    ),
     ("header_timeout_seconds", 1, 3600, |l, v| {
         l.header_timeout_seconds = v
     }),
@@ -370,15 +467,22 @@ fn parse(r: &mut Reader<'_>, v: &serde_yaml::Value) -> Option<Config> {
     if let Some(l) = map.get("limits") {
         let names: Vec<&str> = LIMIT_FIELDS.iter().map(|f| f.0).collect();
         if let Some(lm) = r.object("limits", l, &names) {
+            let mut given = Vec::new();
             for (name, min, max, set) in LIMIT_FIELDS {
                 match r.u64(lm, "limits", name) {
-                    Some(v) if (*min..=*max).contains(&v) => set(&mut limits, v),
+                    Some(v) if (*min..=*max).contains(&v) => {
+                        set(&mut limits, v);
+                        given.push(*name);
+                    }
                     Some(_) => r.error(
                         &format!("limits.{name}"),
                         format!("must be between {min} and {max}"),
                     ),
                     None => {}
                 }
+            }
+            for (at, message) in limits.fit_request_memory(&given) {
+                r.error(&at, message);
             }
         }
     }
@@ -626,6 +730,83 @@ policies: 3
         ] {
             assert!(joined.contains(want), "missing {want:?} in:\n{joined}");
         }
+    }
+
+    fn with_limits(lines: &str) -> Result<Config, Vec<String>> {
+        load(&format!(
+            "organization: acme\nbackend: {{ embedded: {{ dir: data }} }}\nidentities: i.yaml\npolicies: p\nlimits:\n{lines}"
+        ))
+    }
+
+    #[test]
+    fn request_memory_lowers_the_body_settings_not_given() {
+        let d = Limits::default();
+        assert!(d.header_bound() + d.body_bound() <= d.max_request_memory);
+        let c = with_limits("  max_request_memory: 1048576\n").unwrap();
+        let room = 1024 * 1024 - d.header_bound();
+        assert_eq!(c.limits.max_chunk_bytes, room);
+        assert_eq!(c.limits.max_delete_body_bytes, room);
+        assert_eq!(c.limits.max_bucket_policy_bytes, d.max_bucket_policy_bytes);
+        assert!(c.limits.header_bound() + c.limits.body_bound() <= 1024 * 1024);
+        // What is given and fits is kept.
+        let c = with_limits("  max_request_memory: 1048576\n  max_chunk_bytes: 65536\n").unwrap();
+        assert_eq!(c.limits.max_chunk_bytes, 65536);
+        assert_eq!(c.limits.max_delete_body_bytes, room);
+    }
+
+    #[test]
+    fn request_memory_refuses_what_does_not_fit() {
+        let errors = with_limits(
+            "  max_request_memory: 1048576\n  max_chunk_bytes: 2097152\n  max_delete_body_bytes: 1048576\n",
+        )
+        .unwrap_err()
+        .join("\n");
+        assert!(
+            errors.contains("limits.max_chunk_bytes: 2097152 bytes"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("limits.max_delete_body_bytes: 1048576 bytes"),
+            "{errors}"
+        );
+        // Header limits leaving no room for a 64 KiB body.
+        let errors = with_limits(
+            "  max_request_memory: 262144\n  max_url_bytes: 131072\n  max_header_bytes: 131072\n",
+        )
+        .unwrap_err()
+        .join("\n");
+        assert!(
+            errors.contains("limits.max_request_memory: 262144 bytes leave less than 65536"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn document_and_xml_depth_limits_are_read_and_bounded() {
+        let c =
+            with_limits("  max_policy_bytes: 4096\n  max_policy_depth: 6\n  max_xml_depth: 3\n")
+                .unwrap();
+        assert_eq!(
+            c.limits.document(),
+            DocumentLimits {
+                max_policy_bytes: 4096,
+                max_bucket_policy_bytes: 20 * 1024,
+                max_depth: 6
+            }
+        );
+        assert_eq!(c.limits.max_xml_depth, 3);
+        let errors =
+            with_limits("  max_policy_bytes: 100\n  max_policy_depth: 5\n  max_xml_depth: 2\n")
+                .unwrap_err()
+                .join("\n");
+        for want in [
+            "limits.max_policy_bytes: must be between 1024 and 1048576",
+            "limits.max_policy_depth: must be between 6 and 64",
+            "limits.max_xml_depth: must be between 3 and 256",
+        ] {
+            assert!(errors.contains(want), "missing {want:?} in:\n{errors}");
+        }
+        assert_eq!(Limits::default().document(), DocumentLimits::default());
     }
 
     #[test]

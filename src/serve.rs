@@ -128,6 +128,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
                 bucket: ps.bucket.clone(),
                 poll: Duration::from_secs(ps.poll_seconds),
                 timeout,
+                max_xml_depth: config.limits.max_xml_depth,
             };
             let stored = first_read(&store)?;
             eprintln!(
@@ -213,10 +214,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     // A header's bytes: the request line, the fields and their separators, with room.
     let bounds = HeaderBounds {
         timeout: Duration::from_secs(limits.header_timeout_seconds),
-        max_bytes: limits.max_url_bytes
-            + limits.max_header_bytes
-            + 4 * limits.max_header_count
-            + 64,
+        max_bytes: limits.header_bound(),
     };
     // TLS is terminated by the admission layer, after admission and under the header
     // deadline: Pingora's listener stays plain TCP.

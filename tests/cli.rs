@@ -369,6 +369,9 @@ fn simulate_bad_arguments_exit_2() {
     assert!(!err.contains("alicesecretvalue"));
 }
 
+/// What `config check` prints of the default limits.
+const DEFAULT_LIMITS: &str = "limits: a request holds at most 16810448 bytes (33232-byte header, 16777216-byte body or chunk; max_request_memory 33554432); max_chunk_bytes 16777216, max_delete_body_bytes 8388608\n";
+
 #[test]
 fn config_check_summarises_or_lists_every_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -377,7 +380,9 @@ fn config_check_summarises_or_lists_every_error() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "ok: 1 users, 1 organization policies, 1 identity policies, 1 bucket policies (Layered mode)\n"
+        format!(
+            "ok: 1 users, 1 organization policies, 1 identity policies, 1 bucket policies (Layered mode)\n{DEFAULT_LIMITS}"
+        )
     );
 
     write(
@@ -404,7 +409,9 @@ fn demo_configuration_loads_and_decides() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "ok: 3 users, 1 organization policies, 3 identity policies, 1 bucket policies (Layered mode)\n"
+        format!(
+            "ok: 3 users, 1 organization policies, 3 identity policies, 1 bucket policies (Layered mode)\n{DEFAULT_LIMITS}"
+        )
     );
     for (principal, action, resource, want) in [
         (

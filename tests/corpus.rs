@@ -31,6 +31,7 @@ fn parse_or_panic(
     let opts = ParseOptions {
         kind,
         allow_unknown_condition_keys: allow_unknown,
+        limits: Default::default(),
     };
     match parse_policy(&text_of(policy), &opts) {
         Ok(p) => p.policy,
@@ -244,6 +245,7 @@ fn run_documents(file: &str, doc: &Value) -> usize {
                 allow_unknown_condition_keys: item["allow_unknown_condition_keys"]
                     .as_bool()
                     .unwrap_or(false),
+                limits: Default::default(),
             };
             let result = parse_policy(&text_of(&item["policy"]), &opts);
             let (found, expected_key) = match (&result, must_fail) {

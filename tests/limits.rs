@@ -340,11 +340,12 @@ async fn delete_objects_key_count_is_bounded() {
         .unwrap();
 }
 
-/// A bucket policy over `max_bucket_policy_bytes` is `MalformedPolicy`, and nothing is
-/// stored; one within it is accepted.
+/// A bucket policy over `max_bucket_policy_bytes`, or nested deeper than
+/// `max_policy_depth`, is `MalformedPolicy`, and nothing is stored; one within both is
+/// accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_policy_size_is_bounded() {
-    let w = world("  max_bucket_policy_bytes: 2048\n").await;
+    let w = world("  max_bucket_policy_bytes: 2048\n  max_policy_depth: 6\n").await;
     let admin = client(w.gw.port, ADMIN.0, ADMIN.1);
     let statement = r#"{"Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"}"#;
     let policy = |n: usize| {
@@ -370,6 +371,27 @@ async fn bucket_policy_size_is_bounded() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("NoSuchBucketPolicy"));
+    // Nested deeper than `max_policy_depth`.
+    let deep = statement.replace(
+        r#""Resource":"arn:aws:s3:::box/*""#,
+        r#""Resource":"arn:aws:s3:::box/*","Condition":{"StringEquals":{"aws:username":[["a"]]}}"#,
+    );
+    let err = admin
+        .put_bucket_policy()
+        .bucket("box")
+        .policy(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{deep}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"), "{err:?}");
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("max_policy_depth"),
+        "{err:?}"
+    );
     admin
         .put_bucket_policy()
         .bucket("box")
@@ -445,8 +467,8 @@ async fn trickled_and_abandoned_uploads_store_nothing() {
 }
 
 /// `portcullis config check` on a configuration with `limits` (YAML lines) and
-/// `files` beside it: it must fail; what it printed.
-fn failing_config_check(limits: &str, files: &[(&str, String)]) -> String {
+/// `files` beside it: whether it passed, and what it printed.
+fn config_check(limits: &str, files: &[(&str, String)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("portcullis.yaml");
     std::fs::write(
@@ -454,6 +476,7 @@ fn failing_config_check(limits: &str, files: &[(&str, String)]) -> String {
         format!("listen: \"127.0.0.1:1\"\norganization: acme\nbackend: {{ embedded: {{ dir: data }} }}\nidentities: identities.yaml\npolicies: policies\nlimits:\n{limits}"),
     )
     .unwrap();
+    std::fs::create_dir_all(dir.path().join("policies/org")).unwrap();
     for (path, text) in files {
         let p = dir.path().join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -466,7 +489,20 @@ fn failing_config_check(limits: &str, files: &[(&str, String)]) -> String {
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
+    (out.status.success(), text)
+}
+
+/// [`config_check`] that must fail.
+fn failing_config_check(limits: &str, files: &[(&str, String)]) -> String {
+    let (passed, text) = config_check(limits, files);
+    assert!(!passed, "{text}");
+    text
+}
+
+/// [`config_check`] that must pass.
+fn passing_config_check(limits: &str, files: &[(&str, String)]) -> String {
+    let (passed, text) = config_check(limits, files);
+    assert!(passed && text.contains("ok:"), "{text}");
     text
 }
 
@@ -474,7 +510,7 @@ fn failing_config_check(limits: &str, files: &[(&str, String)]) -> String {
 #[test]
 fn limits_out_of_range_are_configuration_errors() {
     let text = failing_config_check(
-        "  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n  max_bucket_policy_bytes: 30000\n",
+        "  max_delete_keys: 5000\n  max_header_count: 1000\n  header_timeout_seconds: 0\n  max_bodies: 1\n  max_bucket_policy_bytes: 30000\n  max_policy_depth: 4\n  max_xml_depth: 1\n  max_policy_bytes: 10\n  max_request_memory: 1000\n",
         &[],
     );
     for want in [
@@ -483,6 +519,10 @@ fn limits_out_of_range_are_configuration_errors() {
         "limits.header_timeout_seconds: must be between 1 and 3600",
         "limits.max_bodies: unknown key",
         "limits.max_bucket_policy_bytes: must be between 1024 and 20480",
+        "limits.max_policy_depth: must be between 6 and 64",
+        "limits.max_xml_depth: must be between 3 and 256",
+        "limits.max_policy_bytes: must be between 1024 and 1048576",
+        "limits.max_request_memory: must be between 262144 and 1073741824",
     ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
@@ -625,4 +665,104 @@ async fn tls_handshakes_are_counted_and_bounded_by_the_header_deadline() {
     })
     .await
     .unwrap();
+}
+
+/// Organization and identity policy files are bounded by `max_policy_bytes`, every
+/// policy's nesting by `max_policy_depth`: at 6 (the grammar's own depth) a policy with
+/// condition value lists loads; a deeper document, or a larger file, fails the load,
+/// named by file and setting.
+#[test]
+fn policy_files_are_bounded_in_size_and_depth() {
+    let users = "users:\n  - name: admin\n    policies: [big]\n    access_keys: [{ id: AKIAADMIN0000000001, secret: admin-secret }]\n";
+    let full = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::box/*","Condition":{"StringEquals":{"aws:username":["a","b"]}}}]}"#;
+    let statement = r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"}"#;
+    let identity = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        vec![statement; 30].join(",")
+    );
+    assert!(identity.len() > 1024 && identity.len() < 4096);
+    let files = |org: &str| {
+        vec![
+            ("identities.yaml", users.to_owned()),
+            ("policies/org/base.json", org.to_owned()),
+            ("policies/identity/big.json", identity.clone()),
+        ]
+    };
+    let text = passing_config_check(
+        "  max_policy_depth: 6\n  max_policy_bytes: 4096\n",
+        &files(full),
+    );
+    assert!(
+        text.contains("1 organization policies, 1 identity policies"),
+        "{text}"
+    );
+    let text = failing_config_check("  max_policy_bytes: 1024\n", &files(full));
+    assert!(
+        text.contains("big.json") && text.contains("limits.max_policy_bytes"),
+        "{text}"
+    );
+    let deeper = full.replace(r#"["a","b"]"#, r#"[["a"],"b"]"#);
+    let text = failing_config_check("  max_policy_depth: 6\n", &files(&deeper));
+    assert!(
+        text.contains("base.json")
+            && text.contains("nested deeper than 6 levels (limits.max_policy_depth)"),
+        "{text}"
+    );
+}
+
+/// `max_request_memory` alone lowers the body bounds not given to what fits beside a
+/// header: `config check` reports them, and the running gateway refuses a
+/// DeleteObjects body over the lowered bound (`EntityTooLarge`, nothing deleted) while
+/// one within it is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_request_memory_lowers_the_body_bounds() {
+    let mib = 1024 * 1024;
+    let header = 16384 + 16384 + 4 * 100 + 64;
+    let text = tokio::task::spawn_blocking(|| {
+        passing_config_check(
+            "  max_request_memory: 1048576\n",
+            &[("identities.yaml", "users: []\n".to_owned())],
+        )
+    })
+    .await
+    .unwrap();
+    let room = mib - header;
+    assert!(
+        text.contains(&format!(
+            "max_chunk_bytes {room}, max_delete_body_bytes {room}"
+        )) && text.contains(&format!("a request holds at most {mib} bytes")),
+        "{text}"
+    );
+    let w = world("  max_request_memory: 1048576\n").await;
+    let admin = client(w.gw.port, ADMIN.0, ADMIN.1);
+    admin
+        .put_object()
+        .bucket("box")
+        .key("kept")
+        .body(ByteStream::from_static(b"kept"))
+        .send()
+        .await
+        .unwrap();
+    // "kept" and 999 keys of `len` bytes and more.
+    let delete = |len: usize| {
+        let mut d =
+            Delete::builder().objects(ObjectIdentifier::builder().key("kept").build().unwrap());
+        for i in 0..999 {
+            let key = format!("k{i:04}{}", "x".repeat(len));
+            d = d.objects(ObjectIdentifier::builder().key(key).build().unwrap());
+        }
+        admin
+            .delete_objects()
+            .bucket("box")
+            .delete(d.build().unwrap())
+            .send()
+    };
+    let kept = || admin.head_object().bucket("box").key("kept").send();
+    // Over 1 MiB less the header's share.
+    let err = delete(990).await.unwrap_err();
+    assert_eq!(err.code(), Some("EntityTooLarge"), "{err:?}");
+    kept().await.unwrap();
+    let done = delete(10).await.unwrap();
+    assert_eq!(done.deleted().len(), 1000, "{done:?}");
+    assert!(kept().await.is_err());
 }

@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
             let options = ParseOptions {
                 kind,
                 allow_unknown_condition_keys,
+                limits: Default::default(),
             };
             let Ok(parsed) = parse_policy(text, &options) else {
                 continue;

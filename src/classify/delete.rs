@@ -15,6 +15,7 @@ use quick_xml::events::Event;
 pub const MAX_KEYS: usize = 1000;
 /// Largest body accepted: 1000 keys of 1024 bytes, escaped, with versions.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// The schema's depth (`Delete/Object/Key`): no deeper element is ever valid.
 const MAX_DEPTH: usize = 3;
 
 /// One object named in the body.

@@ -4,8 +4,12 @@
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// Deepest nesting a policy document may have (the grammar needs six levels).
+/// Deepest nesting a policy document may have by default (`limits.max_policy_depth`);
+/// the grammar needs [`GRAMMAR_DEPTH`].
 pub const MAX_DEPTH: usize = 12;
+/// Levels below the document a valid policy uses: `Statement`, a statement,
+/// `Condition`, an operator, a key's value list, a value.
+pub const GRAMMAR_DEPTH: usize = 6;
 /// Longest array (or object) a policy document may contain.
 pub const MAX_ELEMENTS: usize = 4096;
 
@@ -22,12 +26,16 @@ pub enum Json {
 }
 
 impl Json {
-    /// Parse `text`, enforcing the duplicate-key, depth and length limits.
-    pub fn parse(text: &str) -> Result<Json, String> {
+    /// Parse `text`, enforcing the duplicate-key and length limits, and values nested at
+    /// most `max_depth` levels below the document.
+    pub fn parse(text: &str, max_depth: usize) -> Result<Json, String> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let value = Seed { depth: 0 }
-            .deserialize(&mut de)
-            .map_err(|e| e.to_string())?;
+        let value = Seed {
+            depth: 0,
+            max: max_depth,
+        }
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
         de.end().map_err(|e| e.to_string())?;
         Ok(value)
     }
@@ -47,14 +55,25 @@ impl Json {
 
 struct Seed {
     depth: usize,
+    max: usize,
+}
+
+impl Seed {
+    fn below(&self) -> Seed {
+        Seed {
+            depth: self.depth + 1,
+            max: self.max,
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Seed {
     type Value = Json;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max {
             return Err(D::Error::custom(format!(
-                "document nested deeper than {MAX_DEPTH} levels"
+                "document nested deeper than {} levels (limits.max_policy_depth)",
+                self.max
             )));
         }
         d.deserialize_any(self)
@@ -94,9 +113,7 @@ impl<'de> Visitor<'de> for Seed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Seed {
-            depth: self.depth + 1,
-        })? {
+        while let Some(item) = seq.next_element_seed(self.below())? {
             if items.len() >= MAX_ELEMENTS {
                 return Err(A::Error::custom(format!(
                     "array longer than {MAX_ELEMENTS} elements"
@@ -117,9 +134,7 @@ impl<'de> Visitor<'de> for Seed {
             if entries.iter().any(|(k, _)| *k == key) {
                 return Err(A::Error::custom(format!("duplicate key `{key}`")));
             }
-            let value = map.next_value_seed(Seed {
-                depth: self.depth + 1,
-            })?;
+            let value = map.next_value_seed(self.below())?;
             entries.push((key, value));
         }
         Ok(Json::Object(entries))
@@ -132,7 +147,7 @@ mod tests {
 
     #[test]
     fn keeps_order_and_numbers() {
-        let v = Json::parse(r#"{"b": 1.50, "a": [true, null, "x", -3]}"#).unwrap();
+        let v = Json::parse(r#"{"b": 1.50, "a": [true, null, "x", -3]}"#, MAX_DEPTH).unwrap();
         let Json::Object(entries) = v else { panic!() };
         assert_eq!(entries[0].0, "b");
         assert_eq!(entries[0].1, Json::Number("1.5".into()));
@@ -150,14 +165,26 @@ mod tests {
     #[test]
     fn rejects_duplicates_depth_and_trailing_data() {
         assert!(
-            Json::parse(r#"{"Effect":"Deny","Effect":"Allow"}"#)
+            Json::parse(r#"{"Effect":"Deny","Effect":"Allow"}"#, MAX_DEPTH)
                 .unwrap_err()
                 .contains("duplicate key `Effect`")
         );
         let deep = "[".repeat(40) + &"]".repeat(40);
-        assert!(Json::parse(&deep).unwrap_err().contains("nested deeper"));
-        assert!(Json::parse("{} {}").is_err());
+        assert!(
+            Json::parse(&deep, MAX_DEPTH)
+                .unwrap_err()
+                .contains("nested deeper")
+        );
+        // Exactly `max_depth` levels below the document, and one more.
+        let nested = |levels: usize| "[".repeat(levels) + "0" + &"]".repeat(levels);
+        assert!(Json::parse(&nested(6), 6).is_ok());
+        assert!(Json::parse(&nested(7), 6).is_err());
+        assert!(Json::parse("{} {}", MAX_DEPTH).is_err());
         let long = format!("[{}0]", "0,".repeat(MAX_ELEMENTS));
-        assert!(Json::parse(&long).unwrap_err().contains("array longer"));
+        assert!(
+            Json::parse(&long, MAX_DEPTH)
+                .unwrap_err()
+                .contains("array longer")
+        );
     }
 }

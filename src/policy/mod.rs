@@ -23,5 +23,5 @@ pub use compile::Layer;
 pub use context::Context;
 pub use decide::{Decision, EvaluationError, Mode, Outcome, PolicySet, Reason, Request};
 pub use model::{Effect, PolicyKind};
-pub use parse::{Issue, ParseOptions, Parsed, parse_policy};
+pub use parse::{DocumentLimits, Issue, ParseOptions, Parsed, parse_policy};
 pub use principal::{Principal, User};

@@ -137,6 +137,7 @@ impl Gateway {
                     &ParseOptions {
                         kind: PolicyKind::Bucket(&bucket),
                         allow_unknown_condition_keys: self.live.config.allow_unknown_condition_keys,
+                        limits: self.settings.limits.document(),
                     },
                 )
                 .map_err(|errors| {
@@ -276,6 +277,7 @@ mod tests {
             &ParseOptions {
                 kind: PolicyKind::Bucket("b-1"),
                 allow_unknown_condition_keys: false,
+                limits: Default::default(),
             },
         )
         .unwrap();

@@ -11,6 +11,7 @@ use super::policy_ops::Answer;
 use super::{Gateway, RequestCtx};
 use crate::auth::checksum::Hasher;
 use crate::classify::delete::{self, escape};
+use crate::config::ACL_BODY_BYTES;
 use crate::forward::client;
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -63,7 +64,7 @@ impl Gateway {
             }
         }
         if request.operation.starts_with("Put") {
-            let body = self.read_body(session, ctx, 64 * 1024).await?;
+            let body = self.read_body(session, ctx, ACL_BODY_BYTES).await?;
             if !String::from_utf8_lossy(&body).trim().is_empty() {
                 return Err(GatewayError::new(
                     "AccessControlListNotSupported",

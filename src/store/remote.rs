@@ -39,6 +39,8 @@ pub struct RemoteStore {
     pub bucket: String,
     pub poll: Duration,
     pub timeout: Duration,
+    /// Levels of elements a listing may nest (`limits.max_xml_depth`).
+    pub max_xml_depth: usize,
 }
 
 /// URI-encode `s`, keeping `/` when `keep_slash` (object keys in paths).
@@ -106,7 +108,7 @@ impl RemoteStore {
                     reply.status
                 ));
             }
-            let page = parse_listing(&reply.body)?;
+            let page = parse_listing(&reply.body, self.max_xml_depth)?;
             for (key, etag) in page.objects {
                 if let Some(bucket) = key
                     .strip_prefix(PREFIX)
@@ -192,8 +194,9 @@ struct Page {
     next: Option<String>,
 }
 
-/// The keys and ETags of a ListObjectsV2 result, and its continuation token.
-fn parse_listing(xml: &[u8]) -> Result<Page, String> {
+/// The keys and ETags of a ListObjectsV2 result, and its continuation token; elements
+/// nested deeper than `max_depth` are an error.
+fn parse_listing(xml: &[u8], max_depth: usize) -> Result<Page, String> {
     let bad = |e: &dyn std::fmt::Display| format!("malformed listing: {e}");
     let mut reader = Reader::from_reader(xml);
     let mut path: Vec<String> = Vec::new();
@@ -204,6 +207,9 @@ fn parse_listing(xml: &[u8]) -> Result<Page, String> {
         match reader.read_event_into(&mut buf).map_err(|e| bad(&e))? {
             Event::DocType(_) => return Err(bad(&"a DTD is not allowed")),
             Event::Start(e) => {
+                if path.len() >= max_depth {
+                    return Err(bad(&format!("nested deeper than {max_depth} levels")));
+                }
                 path.push(AsRef::<str>::as_ref(&e.local_name()).to_owned());
                 text.clear();
             }
@@ -297,7 +303,7 @@ mod tests {
 <Contents><Key>buckets/a.json</Key><ETag>&quot;e1&quot;</ETag></Contents>
 <Contents><Key>buckets/b&amp;c.json</Key><ETag>"e2"</ETag></Contents>
 <NextContinuationToken>tok/1</NextContinuationToken></ListBucketResult>"#;
-        let page = parse_listing(xml).unwrap_or_else(|e| panic!("{e}"));
+        let page = parse_listing(xml, 3).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             page.objects,
             vec![
@@ -306,9 +312,12 @@ mod tests {
             ]
         );
         assert_eq!(page.next.as_deref(), Some("tok/1"));
+        // One level more than allowed.
+        let error = parse_listing(xml, 2).err().unwrap_or_default();
+        assert!(error.contains("nested deeper than 2 levels"), "{error}");
         let last = br#"<ListBucketResult><IsTruncated>false</IsTruncated><NextContinuationToken>x</NextContinuationToken></ListBucketResult>"#;
         assert!(
-            parse_listing(last)
+            parse_listing(last, 3)
                 .unwrap_or_else(|e| panic!("{e}"))
                 .next
                 .is_none()

@@ -8,7 +8,9 @@ use crate::auth::secret::Secret;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::config::Config;
 use crate::policy::model::Policy;
-use crate::policy::{ParseOptions, PolicyKind, PolicySet, Principal, User, parse_policy};
+use crate::policy::{
+    DocumentLimits, ParseOptions, PolicyKind, PolicySet, Principal, User, parse_policy,
+};
 use crate::yaml::FileIssue;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -88,7 +90,7 @@ impl Snapshot {
         let mut files = load_policy_dir(
             &config.policies,
             config.allow_unknown_condition_keys,
-            config.limits.max_bucket_policy_bytes,
+            config.limits.document(),
             &mut errors,
             &mut warnings,
         );
@@ -107,7 +109,7 @@ impl Snapshot {
             let overlay = load_policy_dir(
                 &shadow_dir,
                 config.allow_unknown_condition_keys,
-                config.limits.max_bucket_policy_bytes,
+                config.limits.document(),
                 &mut errors,
                 &mut warnings,
             );
@@ -267,7 +269,7 @@ pub fn is_bucket_name(name: &str) -> bool {
 fn load_policy_dir(
     root: &Path,
     allow_unknown: bool,
-    max_bucket_bytes: usize,
+    limits: DocumentLimits,
     errors: &mut Vec<FileIssue>,
     warnings: &mut Vec<FileIssue>,
 ) -> PolicyFiles {
@@ -300,15 +302,11 @@ fn load_policy_dir(
                         ));
                         continue;
                     }
-                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-                    if size > max_bucket_bytes as u64 {
-                        errors.push(too_large(&path, size as usize, max_bucket_bytes));
-                        continue;
-                    }
                     PolicyKind::Bucket(&name)
                 }
             };
-            let Some(policy) = read_policy(&path, kind_value, allow_unknown, errors, warnings)
+            let Some(policy) =
+                read_policy(&path, kind_value, allow_unknown, limits, errors, warnings)
             else {
                 continue;
             };
@@ -347,44 +345,32 @@ fn stored_bucket_policies(
                 ));
                 return None;
             }
-            let max = config.limits.max_bucket_policy_bytes;
-            if text.len() > max {
-                errors.push(too_large(&path, text.len(), max));
-                return None;
-            }
-            let kind = PolicyKind::Bucket(bucket);
-            let policy = parse_text(
-                &path,
-                text,
-                kind,
-                config.allow_unknown_condition_keys,
-                errors,
-                warnings,
-            )?;
+            let opts = ParseOptions {
+                kind: PolicyKind::Bucket(bucket),
+                allow_unknown_condition_keys: config.allow_unknown_condition_keys,
+                limits: config.limits.document(),
+            };
+            let policy = parse_text(&path, text, &opts, errors, warnings)?;
             Some((bucket.clone(), policy))
         })
         .collect()
 }
 
-/// A bucket policy over `limits.max_bucket_policy_bytes`.
-fn too_large(path: &Path, size: usize, max: usize) -> FileIssue {
-    issue(
-        path,
-        "",
-        &format!(
-            "policy is {size} bytes, more than the {max} bytes allowed (limits.max_bucket_policy_bytes)"
-        ),
-    )
-}
-
-/// Parse one policy file, recording its errors and warnings.
+/// Parse one policy file, recording its errors and warnings; a file over its size
+/// bound is not read.
 pub fn read_policy(
     path: &Path,
     kind: PolicyKind<'_>,
     allow_unknown: bool,
+    limits: DocumentLimits,
     errors: &mut Vec<FileIssue>,
     warnings: &mut Vec<FileIssue>,
 ) -> Option<Policy> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if let Err(e) = limits.check_size(kind, size) {
+        errors.push(issue(path, "", &e));
+        return None;
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -392,23 +378,23 @@ pub fn read_policy(
             return None;
         }
     };
-    parse_text(path, &text, kind, allow_unknown, errors, warnings)
+    let opts = ParseOptions {
+        kind,
+        allow_unknown_condition_keys: allow_unknown,
+        limits,
+    };
+    parse_text(path, &text, &opts, errors, warnings)
 }
 
 /// Parse one policy's text, recording its errors and warnings against `path`.
 fn parse_text(
     path: &Path,
     text: &str,
-    kind: PolicyKind<'_>,
-    allow_unknown: bool,
+    opts: &ParseOptions<'_>,
     errors: &mut Vec<FileIssue>,
     warnings: &mut Vec<FileIssue>,
 ) -> Option<Policy> {
-    let opts = ParseOptions {
-        kind,
-        allow_unknown_condition_keys: allow_unknown,
-    };
-    match parse_policy(text, &opts) {
+    match parse_policy(text, opts) {
         Ok(parsed) => {
             warnings.extend(
                 parsed

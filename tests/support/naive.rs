@@ -719,6 +719,7 @@ fn parse(text: &str, kind: PolicyKind<'_>) -> Result<Policy, String> {
     let options = ParseOptions {
         kind,
         allow_unknown_condition_keys: false,
+        limits: Default::default(),
     };
     parse_policy(text, &options)
         .map(|p| p.policy)

@@ -16,10 +16,53 @@ use super::json::Json;
 use super::model::*;
 use std::fmt;
 
-/// The largest bucket policy accepted, in bytes.
+/// The largest bucket policy accepted, in bytes (S3's limit).
 pub const MAX_BUCKET_POLICY_BYTES: usize = 20 * 1024;
-/// The largest organization or identity policy accepted, in bytes.
+/// The largest organization or identity policy accepted by default, in bytes.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+
+/// Bounds on a policy document (`limits.max_policy_bytes`,
+/// `limits.max_bucket_policy_bytes`, `limits.max_policy_depth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DocumentLimits {
+    /// Bytes of an organization or identity policy.
+    pub max_policy_bytes: usize,
+    /// Bytes of a bucket policy.
+    pub max_bucket_policy_bytes: usize,
+    /// Levels a value may be nested below the document.
+    pub max_depth: usize,
+}
+
+impl Default for DocumentLimits {
+    fn default() -> DocumentLimits {
+        DocumentLimits {
+            max_policy_bytes: MAX_POLICY_BYTES,
+            max_bucket_policy_bytes: MAX_BUCKET_POLICY_BYTES,
+            max_depth: super::json::MAX_DEPTH,
+        }
+    }
+}
+
+impl DocumentLimits {
+    /// The most bytes a policy of `kind` may have, and the setting that says so.
+    pub fn max_bytes(&self, kind: PolicyKind<'_>) -> (usize, &'static str) {
+        match kind {
+            PolicyKind::Bucket(_) => (self.max_bucket_policy_bytes, "max_bucket_policy_bytes"),
+            _ => (self.max_policy_bytes, "max_policy_bytes"),
+        }
+    }
+
+    /// The error for a policy of `size` bytes over the bound for `kind`, if it is.
+    pub fn check_size(&self, kind: PolicyKind<'_>, size: u64) -> Result<(), String> {
+        let (max, name) = self.max_bytes(kind);
+        if size > max as u64 {
+            return Err(format!(
+                "policy is {size} bytes, more than the {max} bytes allowed (limits.{name})"
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// An error or a warning, located by JSON path (`Statement[1].Condition.IpAddress.aws:SourceIp`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -45,6 +88,7 @@ pub struct ParseOptions<'a> {
     /// Accept condition keys outside the catalogue (with a warning); they are absent
     /// from every request.
     pub allow_unknown_condition_keys: bool,
+    pub limits: DocumentLimits,
 }
 
 /// A valid document and the warnings found while reading it.
@@ -56,20 +100,11 @@ pub struct Parsed {
 
 /// Parse and validate `text`; on failure, every error found.
 pub fn parse_policy(text: &str, opts: &ParseOptions<'_>) -> Result<Parsed, Vec<Issue>> {
-    let limit = match opts.kind {
-        PolicyKind::Bucket(_) => MAX_BUCKET_POLICY_BYTES,
-        _ => MAX_POLICY_BYTES,
-    };
-    if text.len() > limit {
-        return Err(vec![issue(
-            "",
-            format!(
-                "policy is {} bytes, more than the {limit} bytes allowed",
-                text.len()
-            ),
-        )]);
-    }
-    let json = Json::parse(text).map_err(|e| vec![issue("", format!("invalid JSON: {e}"))])?;
+    opts.limits
+        .check_size(opts.kind, text.len() as u64)
+        .map_err(|e| vec![issue("", e)])?;
+    let json = Json::parse(text, opts.limits.max_depth)
+        .map_err(|e| vec![issue("", format!("invalid JSON: {e}"))])?;
     let mut p = Parser {
         opts,
         version: Version::V2008_10_17,
