@@ -1,14 +1,19 @@
 //! Load benchmark, side by side in one run against the same backend (s3s-fs in this
 //! process), the same client (ours, signing SigV4) and the same concurrency:
-//! direct to the backend, through a plain nginx reverse proxy (no auth), and through
-//! `portcullis serve`. 4 KiB GET and PUT at concurrency 1 and 32, then a 1 GiB PUT and GET.
-//! Reports requests/s and MB/s, the ratios the targets are stated in (small objects
-//! ≥ 0.8× the nginx hop, 1 GiB ≥ 0.9× direct), and the gateway's RSS before and after
-//! the 1 GiB transfers (flat in object size).
+//! direct to the backend, through a plain nginx reverse proxy (no auth), through a bare
+//! Pingora proxy (this program again, nothing of Portcullis in it: the framework's own
+//! cost), and through `portcullis serve`. 4 KiB GET and PUT at concurrency 1 and 32,
+//! then a large PUT and GET. Reports requests/s and MB/s, the ratios the targets are
+//! stated in (small objects ≥ 0.8× the nginx hop, large ≥ 0.9× direct), the CPU each
+//! proxy spends per request (from `/proc`, less noisy than throughput on a shared
+//! machine), and the gateway's RSS before and after the large transfers (flat in object
+//! size).
 //!
 //! Run: `cargo bench --bench load` (needs nginx: `apt-get install nginx`).
 //! `LOAD_SECONDS` (default 3) sets each small-object run's length, `LOAD_LARGE_MIB`
-//! (default 1024) the large object's size, `LOAD_THREADS` (default 2) the gateway's threads.
+//! (default 1024) the large object's size, `LOAD_THREADS` (default 2) the threads of the
+//! gateway and of the bare Pingora proxy, `LOAD_ONLY` (e.g. `nginx,portcullis`) the
+//! targets run.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,6 +21,9 @@
     clippy::panic
 )]
 
+use pingora::prelude::{HttpPeer, ProxyHttp};
+use pingora::server::Server;
+use pingora::server::configuration::ServerConf;
 use portcullis::auth::canonical::{
     CanonicalParts, create_canonical_request, create_string_to_sign, scope, signature, signing_key,
 };
@@ -100,14 +108,19 @@ fn start_nginx(dir: &Path, backend: SocketAddr) -> (Child, u16) {
     (child, port)
 }
 
+/// The proxies' worker threads (`LOAD_THREADS`, default 2).
+fn threads() -> usize {
+    std::env::var("LOAD_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
 /// Start the gateway; returns it with its S3 port and its admin port.
 fn start_gateway(dir: &Path, backend: SocketAddr) -> (Child, u16, u16) {
     let port = free_port();
     let admin = free_port();
-    let threads: u32 = std::env::var("LOAD_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let threads = threads();
     std::fs::create_dir_all(dir.join("policies/org")).unwrap();
     std::fs::write(dir.join("policies/org/base.json"), r#"{"Version":"2012-10-17","Statement":[{"Sid":"Bench","Effect":"Allow","Principal":{"AWS":"bench"},"Action":"s3:*","Resource":"*"},{"Sid":"NoDeletes","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}"#).unwrap();
     std::fs::write(dir.join("identities.yaml"), format!("users:\n  - name: bench\n    access_keys: [{{ id: {USER_KEY}, secret: {USER_SECRET} }}]\n")).unwrap();
@@ -320,7 +333,8 @@ impl Conn {
 }
 
 /// Requests per second of `op` at `concurrency` for `seconds`.
-async fn small(t: &Target, op: &str, concurrency: usize, seconds: f64) -> f64 {
+/// Requests/s of 4 KiB `op`s at `concurrency`, and how many were made.
+async fn small(t: &Target, op: &str, concurrency: usize, seconds: f64) -> (f64, u64) {
     let data = vec![b'x'; 4096];
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
@@ -351,7 +365,36 @@ async fn small(t: &Target, op: &str, concurrency: usize, seconds: f64) -> f64 {
     for task in tasks {
         total += task.await.unwrap();
     }
-    total as f64 / seconds
+    (total as f64 / seconds, total)
+}
+
+/// CPU time (user + system) `pid` has used, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the first, utime
+    // the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum()
+}
+
+/// `pid` and its children (nginx's master and workers).
+fn with_children(pid: u32) -> Vec<u32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    std::iter::once(pid)
+        .chain(children.split_whitespace().filter_map(|c| c.parse().ok()))
+        .collect()
+}
+
+/// Microseconds of CPU per request from tick counts before and after `requests`.
+fn cpu_us(before: u64, after: u64, requests: u64) -> f64 {
+    (after.saturating_sub(before)) as f64 * 10_000.0 / requests.max(1) as f64
 }
 
 /// MB/s of one PUT or GET of `size` bytes.
@@ -378,7 +421,80 @@ async fn large(t: &Target, op: &str, size: u64) -> f64 {
     size as f64 / 1e6 / started.elapsed().as_secs_f64()
 }
 
+/// The targets, in the table's column order.
+const NAMES: [&str; 4] = ["direct", "nginx", "pingora", "portcullis"];
+
+/// A Pingora reverse proxy with nothing of Portcullis in it: the framework's own cost,
+/// measured beside nginx and the gateway.
+struct BareProxy {
+    backend: SocketAddr,
+}
+
+#[async_trait::async_trait]
+impl ProxyHttp for BareProxy {
+    type CTX = ();
+    fn new_ctx(&self) {}
+    async fn upstream_peer(
+        &self,
+        _session: &mut pingora::proxy::Session,
+        _ctx: &mut (),
+    ) -> pingora::Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(self.backend, false, String::new())))
+    }
+}
+
+/// Run as the bare Pingora proxy (`LOAD_ROLE_PINGORA=listen,backend,threads`), in a
+/// process of its own as the gateway is.
+fn run_bare_proxy(role: &str) -> ! {
+    let mut parts = role.split(',');
+    let (listen, backend, threads) = (
+        parts.next().unwrap().to_owned(),
+        parts.next().unwrap().parse().unwrap(),
+        parts.next().unwrap().parse().unwrap(),
+    );
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let conf = ServerConf {
+        threads,
+        pid_file: dir
+            .join(format!("bench-pingora-{pid}.pid"))
+            .display()
+            .to_string(),
+        upgrade_sock: dir
+            .join(format!("bench-pingora-{pid}.sock"))
+            .display()
+            .to_string(),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut service =
+        pingora::proxy::http_proxy_service(&server.configuration, BareProxy { backend });
+    service.add_tcp(&listen);
+    server.add_service(service);
+    server.run_forever()
+}
+
+/// Start the bare Pingora proxy (this program again) with the gateway's thread count.
+fn start_pingora(backend: SocketAddr) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .env(
+            "LOAD_ROLE_PINGORA",
+            format!("127.0.0.1:{port},{backend},{}", threads()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    (child, port)
+}
+
 fn main() {
+    if let Ok(role) = std::env::var("LOAD_ROLE_PINGORA") {
+        run_bare_proxy(&role);
+    }
     let seconds: f64 = std::env::var("LOAD_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -399,48 +515,84 @@ fn main() {
         std::fs::create_dir_all(work.path().join("nginx")).unwrap();
         std::fs::create_dir_all(work.path().join("gateway")).unwrap();
         let (mut nginx, nginx_port) = start_nginx(&work.path().join("nginx"), backend);
+        let (mut pingora, pingora_port) = start_pingora(backend);
         let (mut gateway, gateway_port, admin_port) = start_gateway(&work.path().join("gateway"), backend);
         let targets = [
             Target { name: "direct", port: backend.port(), key: BACKEND_KEY, secret: BACKEND_SECRET },
             Target { name: "nginx", port: nginx_port, key: BACKEND_KEY, secret: BACKEND_SECRET },
+            Target { name: "pingora", port: pingora_port, key: BACKEND_KEY, secret: BACKEND_SECRET },
             Target { name: "portcullis", port: gateway_port, key: USER_KEY, secret: USER_SECRET },
         ];
         let only = std::env::var("LOAD_ONLY").ok();
         let targets: Vec<Target> = targets.into_iter().filter(|t| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == t.name))).collect();
+        let column = |t: &Target| NAMES.iter().position(|n| *n == t.name).unwrap_or(0);
         let seed = vec![b's'; 4096];
         let direct = Target { name: "seed", port: backend.port(), key: BACKEND_KEY, secret: BACKEND_SECRET };
         Conn::open(backend.port()).await.call(&direct, "PUT", "/bench/small-seed", Some((&seed, 4096))).await;
-        println!("{:<34} {:>12} {:>12} {:>12}", "workload", "direct", "nginx", "portcullis");
-        let mut results: Vec<(String, [f64; 3])> = Vec::new();
+        println!("{:<28} {:>10} {:>10} {:>10} {:>10}", "workload", NAMES[0], NAMES[1], NAMES[2], NAMES[3]);
+        let mut results: Vec<(String, [f64; 4])> = Vec::new();
+        // CPU per request: of the proxy's own processes, and of this process (the
+        // client and the backend), by target.
+        let mut cpu: Vec<(String, [f64; 4], [f64; 4])> = Vec::new();
         for (op, c) in [("GET", 1), ("PUT", 1), ("GET", 32), ("PUT", 32)] {
-            let mut row = [f64::NAN; 3];
+            let mut row = [f64::NAN; 4];
+            let (mut proxy_cpu, mut own_cpu) = ([f64::NAN; 4], [f64::NAN; 4]);
             for t in &targets {
-                row[["direct", "nginx", "portcullis"].iter().position(|n| *n == t.name).unwrap_or(0)] = small(t, op, c, seconds).await;
+                let i = column(t);
+                let proxy: Vec<u32> = match t.name {
+                    "nginx" => with_children(nginx.id()),
+                    "pingora" => vec![pingora.id()],
+                    "portcullis" => vec![gateway.id()],
+                    _ => Vec::new(),
+                };
+                let ticks = |pids: &[u32]| pids.iter().map(|p| cpu_ticks(*p)).sum::<u64>();
+                let (proxy_before, own_before) = (ticks(&proxy), cpu_ticks(std::process::id()));
+                let (rate, requests) = small(t, op, c, seconds).await;
+                row[i] = rate;
+                proxy_cpu[i] = cpu_us(proxy_before, ticks(&proxy), requests);
+                own_cpu[i] = cpu_us(own_before, cpu_ticks(std::process::id()), requests);
             }
             let name = format!("4 KiB {op} c={c} (req/s)");
-            println!("{name:<34} {:>12.0} {:>12.0} {:>12.0}", row[0], row[1], row[2]);
+            println!("{name:<28} {:>10.0} {:>10.0} {:>10.0} {:>10.0}", row[0], row[1], row[2], row[3]);
             results.push((name, row));
+            cpu.push((format!("4 KiB {op} c={c}"), proxy_cpu, own_cpu));
         }
         let rss_before = rss_kib(gateway.id());
         let mut rss_peak = rss_before;
         for op in ["PUT", "GET"] {
-            let mut row = [f64::NAN; 3];
+            let mut row = [f64::NAN; 4];
             for t in &targets {
-                row[["direct", "nginx", "portcullis"].iter().position(|n| *n == t.name).unwrap_or(0)] = large(t, op, large_mib * 1024 * 1024).await;
+                row[column(t)] = large(t, op, large_mib * 1024 * 1024).await;
                 rss_peak = rss_peak.max(rss_kib(gateway.id()));
             }
             let name = format!("{large_mib} MiB {op} (MB/s)");
-            println!("{name:<34} {:>12.1} {:>12.1} {:>12.1}", row[0], row[1], row[2]);
+            println!("{name:<28} {:>10.1} {:>10.1} {:>10.1} {:>10.1}", row[0], row[1], row[2], row[3]);
             results.push((name, row));
         }
         let rss_after = rss_kib(gateway.id());
         println!();
         for (name, row) in &results {
             if name.starts_with("4 KiB") {
-                println!("{name}: portcullis / nginx = {:.2} (target ≥ 0.8)", row[2] / row[1]);
+                println!(
+                    "{name}: portcullis / nginx = {:.2} (target ≥ 0.8); bare pingora / nginx = {:.2}",
+                    row[3] / row[1],
+                    row[2] / row[1]
+                );
             } else {
-                println!("{name}: portcullis / direct = {:.2} (target ≥ 0.9)", row[2] / row[0]);
+                println!(
+                    "{name}: portcullis / direct = {:.2} (target ≥ 0.9); bare pingora / direct = {:.2}",
+                    row[3] / row[0],
+                    row[2] / row[0]
+                );
             }
+        }
+        println!();
+        println!("CPU µs per request: the proxy's processes | the client and backend (this process)");
+        for (name, proxy, own) in &cpu {
+            println!(
+                "{name:<16} proxy: nginx {:>5.1}, pingora {:>5.1}, portcullis {:>5.1} | client+backend: direct {:>5.1}, nginx {:>5.1}, pingora {:>5.1}, portcullis {:>5.1}",
+                proxy[1], proxy[2], proxy[3], own[0], own[1], own[2], own[3]
+            );
         }
         let (hits, misses) = (
             metric(admin_port, "portcullis_decision_cache_hits_total "),
@@ -463,7 +615,9 @@ fn main() {
         // SIGTERM, not SIGKILL: the nginx master then stops its workers too.
         let _ = Command::new("kill").arg("-TERM").arg(nginx.id().to_string()).status();
         let _ = gateway.kill();
+        let _ = pingora.kill();
         let _ = nginx.wait();
         let _ = gateway.wait();
+        let _ = pingora.wait();
     });
 }
