@@ -562,6 +562,11 @@ fn main() {
         for op in ["PUT", "GET"] {
             let mut row = [f64::NAN; 4];
             for t in &targets {
+                // Each large PUT starts with no dirty pages left by the one before:
+                // otherwise the kernel's writeback throttles the later targets' writes.
+                if op == "PUT" {
+                    let _ = Command::new("sync").status();
+                }
                 row[column(t)] = large(t, op, large_mib * 1024 * 1024).await;
                 rss_peak = rss_peak.max(rss_kib(gateway.id()));
             }

@@ -69,9 +69,10 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
         eprintln!(
             "{CONNECTIONS} connections open after {opened:?}: gateway RSS {baseline} KiB → {loaded} KiB ({per_connection:.1} KiB per connection)"
         );
-        // Measured here: ~16 KiB per connection waiting for its header.
+        // Measured here: ~22 KiB per connection waiting for its header (~16 KiB with
+        // glibc's allocator, before the gateway linked mimalloc).
         assert!(
-            loaded < baseline + 256 * 1024,
+            per_connection < 32.0,
             "RSS grew from {baseline} KiB to {loaded} KiB"
         );
         // Still serving while they are held.
