@@ -308,8 +308,31 @@ impl ConditionKey {
     }
 
     /// A key of the catalogue by its canonical name; for code that builds contexts.
+    /// Names spelled as the catalogue spells them are found in a table built once (the
+    /// request path names ~20 keys per request), others as [`ConditionKey::lookup`] does.
     pub fn known(name: &str) -> ConditionKey {
-        ConditionKey::lookup(name).unwrap_or_else(|| ConditionKey::Unknown(name.into()))
+        static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, u16>> =
+            std::sync::LazyLock::new(|| {
+                let mut table = std::collections::HashMap::new();
+                for (i, def) in KEYS.iter().enumerate() {
+                    for name in def.names {
+                        if let (false, Ok(i)) = (
+                            name.to_ascii_lowercase().starts_with(TAG_PREFIX),
+                            u16::try_from(i),
+                        ) {
+                            // The first definition naming it wins, as in `lookup`.
+                            table.entry(*name).or_insert(i);
+                        }
+                    }
+                }
+                table
+            });
+        match BY_NAME.get(name) {
+            Some(i) => ConditionKey::Known(*i),
+            None => {
+                ConditionKey::lookup(name).unwrap_or_else(|| ConditionKey::Unknown(name.into()))
+            }
+        }
     }
 
     /// An unknown key (for `allow_unknown_condition_keys`).
@@ -372,6 +395,28 @@ impl fmt::Display for ConditionKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_agrees_with_lookup_for_every_name() {
+        for def in KEYS {
+            for name in def.names {
+                assert_eq!(Some(ConditionKey::known(name)), ConditionKey::lookup(name));
+                let upper = name.to_ascii_uppercase();
+                assert_eq!(
+                    Some(ConditionKey::known(&upper)),
+                    ConditionKey::lookup(&upper)
+                );
+            }
+        }
+        assert_eq!(
+            ConditionKey::known("s3:RequestObjectTag/team"),
+            ConditionKey::RequestObjectTag("team".into())
+        );
+        assert_eq!(
+            ConditionKey::known("x:nothing"),
+            ConditionKey::Unknown("x:nothing".into())
+        );
+    }
 
     #[test]
     fn actions_resolve_case_insensitively() {
