@@ -2,6 +2,9 @@
 //! are errors, and every error is reported at once with its location.
 
 use crate::auth::secret::{Secret, SecretSource, read_secret};
+use crate::classify::delete;
+use crate::policy::json;
+use crate::policy::parse::{MAX_BUCKET_POLICY_BYTES, MAX_POLICY_BYTES};
 use crate::policy::values::Cidr;
 use crate::policy::{DocumentLimits, Mode};
 use crate::yaml::{FileIssue, Reader, child, load_file};
@@ -87,12 +90,12 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_header_count: 100,
             max_url_bytes: 16 * 1024,
-            max_delete_keys: 1000,
-            max_delete_body_bytes: 8 * 1024 * 1024,
-            max_chunk_bytes: 16 * 1024 * 1024,
-            max_bucket_policy_bytes: 20 * 1024,
-            max_policy_bytes: 64 * 1024,
-            max_policy_depth: 12,
+            max_delete_keys: delete::MAX_KEYS,
+            max_delete_body_bytes: delete::MAX_BODY,
+            max_chunk_bytes: crate::auth::payload::Limits::default().max_chunk,
+            max_bucket_policy_bytes: MAX_BUCKET_POLICY_BYTES,
+            max_policy_bytes: MAX_POLICY_BYTES,
+            max_policy_depth: json::MAX_DEPTH,
             max_xml_depth: 16,
             max_request_memory: 32 * 1024 * 1024,
             header_timeout_seconds: 20,
@@ -188,7 +191,7 @@ const LIMIT_FIELDS: &[LimitField] = &[
     ("max_url_bytes", 1024, 1024 * 1024, |l, v| {
         l.max_url_bytes = v as usize
     }),
-    ("max_delete_keys", 1, 1000, |l, v| {
+    ("max_delete_keys", 1, delete::MAX_KEYS as u64, |l, v| {
         l.max_delete_keys = v as usize
     }),
     ("max_delete_body_bytes", 1024, 64 * 1024 * 1024, |l, v| {
@@ -197,15 +200,21 @@ const LIMIT_FIELDS: &[LimitField] = &[
     ("max_chunk_bytes", 8 * 1024, 64 * 1024 * 1024, |l, v| {
         l.max_chunk_bytes = v as usize
     }),
-    ("max_bucket_policy_bytes", 1024, 20 * 1024, |l, v| {
-        l.max_bucket_policy_bytes = v as usize
-    }),
+    (
+        "max_bucket_policy_bytes",
+        1024,
+        MAX_BUCKET_POLICY_BYTES as u64,
+        |l, v| l.max_bucket_policy_bytes = v as usize,
+    ),
     ("max_policy_bytes", 1024, 1024 * 1024, |l, v| {
         l.max_policy_bytes = v as usize
     }),
-    ("max_policy_depth", 6, 64, |l, v| {
-        l.max_policy_depth = v as usize
-    }),
+    (
+        "max_policy_depth",
+        json::GRAMMAR_DEPTH as u64,
+        64,
+        |l, v| l.max_policy_depth = v as usize,
+    ),
     ("max_xml_depth", 3, 256, |l, v| l.max_xml_depth = v as usize),
     (
         "max_request_memory",

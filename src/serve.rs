@@ -211,7 +211,6 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     server.bootstrap();
     let ids = gateway.request_ids();
     let proxy = pingora::proxy::http_proxy(&server.configuration, gateway);
-    // A header's bytes: the request line, the fields and their separators, with room.
     let bounds = HeaderBounds {
         timeout: Duration::from_secs(limits.header_timeout_seconds),
         max_bytes: limits.header_bound(),

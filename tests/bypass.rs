@@ -18,7 +18,10 @@ use std::time::Duration;
 
 mod common;
 
-use common::{anonymous, client, config, raw, signed_request, start, start_backend};
+use common::{
+    anonymous, client, config, malformed_policy, no_bucket_policy, raw, signed_request, start,
+    start_backend,
+};
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"},
@@ -217,21 +220,9 @@ async fn an_unknown_operator_is_refused_not_skipped() {
     let policy = r#"{"Version":"2012-10-17","Statement":[
       {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*"},
       {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::box/*","Condition":{"StringEqualsSometimes":{"aws:username":"x"}}}]}"#;
-    let err = admin
-        .put_bucket_policy()
-        .bucket("box")
-        .policy(policy)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MalformedPolicy"));
-    let err = admin
-        .get_bucket_policy()
-        .bucket("box")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("NoSuchBucketPolicy"), "nothing was stored");
+    malformed_policy(&admin, "box", policy).await;
+    // Nothing was stored.
+    no_bucket_policy(&admin, "box").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,14 +454,7 @@ async fn a_bare_operator_on_a_multivalued_key() {
     let policy = r#"{"Version":"2012-10-17","Statement":[
       {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::box/drop/*",
        "Condition":{"StringNotEquals":{"s3:RequestObjectTagKeys":"env"}}}]}"#;
-    let err = admin
-        .put_bucket_policy()
-        .bucket("box")
-        .policy(policy)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MalformedPolicy"));
+    let err = malformed_policy(&admin, "box", policy).await;
     assert!(
         err.message()
             .is_some_and(|m| m.contains("ForAnyValue") && m.contains("ForAllValues")),

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    BACKEND_KEY, BACKEND_SECRET, Gateway, client, free_port, raw, signed_request, spawn,
-    start_backend,
+    BACKEND_KEY, BACKEND_SECRET, Gateway, client, free_port, malformed_policy, no_bucket_policy,
+    raw, signed_request, spawn, start_backend,
 };
 
 const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
@@ -547,13 +547,7 @@ async fn bucket_policies_are_served_by_the_gateway() {
         .await
         .unwrap();
 
-    let err = alice
-        .get_bucket_policy()
-        .bucket("shared")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("NoSuchBucketPolicy"));
+    no_bucket_policy(&alice, "shared").await;
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"MembersOnly","Effect":"Allow","Principal":{"AWS":["alice","bob"]},"Action":"s3:*","Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]},{"Sid":"NoSecrets","Effect":"Deny","Principal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/secret/*"}]}"#;
     alice
         .put_bucket_policy()
@@ -609,14 +603,7 @@ async fn bucket_policies_are_served_by_the_gateway() {
         Some("AccessDenied")
     );
     let malformed = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObjekt","Resource":"arn:aws:s3:::other/*"}]}"#;
-    let err = alice
-        .put_bucket_policy()
-        .bucket("shared")
-        .policy(malformed)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MalformedPolicy"));
+    let err = malformed_policy(&alice, "shared", malformed).await;
     assert!(
         err.message()
             .unwrap()
@@ -669,16 +656,7 @@ async fn bucket_policies_are_served_by_the_gateway() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        alice
-            .get_bucket_policy()
-            .bucket("shared")
-            .send()
-            .await
-            .unwrap_err()
-            .code(),
-        Some("NoSuchBucketPolicy")
-    );
+    no_bucket_policy(&alice, "shared").await;
     assert!(
         !data.path().join("shared/.policy").exists()
             && std::fs::read_dir(data.path().join("shared"))

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    anonymous, client, config, free_port, metric, raw, signed_request, start, start_backend,
+    anonymous, client, config, free_port, malformed_policy, metric, no_bucket_policy, raw,
+    signed_request, start, start_backend,
 };
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
@@ -356,36 +357,19 @@ async fn bucket_policy_size_is_bounded() {
     };
     let big = policy(30);
     assert!(big.len() > 2048);
-    let err = admin
-        .put_bucket_policy()
-        .bucket("box")
-        .policy(big)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MalformedPolicy"), "{err:?}");
-    let err = admin
-        .get_bucket_policy()
-        .bucket("box")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("NoSuchBucketPolicy"));
+    malformed_policy(&admin, "box", &big).await;
+    no_bucket_policy(&admin, "box").await;
     // Nested deeper than `max_policy_depth`.
     let deep = statement.replace(
         r#""Resource":"arn:aws:s3:::box/*""#,
         r#""Resource":"arn:aws:s3:::box/*","Condition":{"StringEquals":{"aws:username":[["a"]]}}"#,
     );
-    let err = admin
-        .put_bucket_policy()
-        .bucket("box")
-        .policy(format!(
-            r#"{{"Version":"2012-10-17","Statement":[{deep}]}}"#
-        ))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MalformedPolicy"), "{err:?}");
+    let err = malformed_policy(
+        &admin,
+        "box",
+        &format!(r#"{{"Version":"2012-10-17","Statement":[{deep}]}}"#),
+    )
+    .await;
     assert!(
         err.message()
             .unwrap_or_default()

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Gateway, client, config, start, start_backend};
+use common::{Gateway, client, config, malformed_policy, no_bucket_policy, start, start_backend};
 
 const ALICE: (&str, &str) = ("AKIAALICE0000000001", "alice-secret");
 const BOB: (&str, &str) = ("AKIABOB00000000001", "bob-secret");
@@ -139,23 +139,15 @@ async fn replicas_converge_through_the_backend_store() {
     assert!(bob_reads(&b).await);
     converge(&a, true).await;
     converge(&c, true).await;
-    let err = alice_a
-        .get_bucket_policy()
-        .bucket("shared")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("NoSuchBucketPolicy"));
+    no_bucket_policy(&alice_a, "shared").await;
 
     // An invalid policy is refused before it reaches the store.
-    let err = alice_a
-        .put_bucket_policy()
-        .bucket("shared")
-        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}"#)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MalformedPolicy"));
+    malformed_policy(
+        &alice_a,
+        "shared",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}"#,
+    )
+    .await;
 
     // The store bucket is out of every client's reach, whatever the policies grant, and
     // out of their sight.

@@ -61,12 +61,22 @@ pub fn param_in(raw: &str, names: &[&str]) -> bool {
     } else {
         std::borrow::Cow::Borrowed(raw)
     };
+    name_in(&decoded, names)
+}
+
+/// Is the decoded query parameter name one of `names`, compared without case?
+fn name_in(decoded: &str, names: &[&str]) -> bool {
     names.iter().any(|n| decoded.eq_ignore_ascii_case(n))
 }
 
 /// Is the raw query parameter name one of [`AUTH_QUERY_PARAMS`]?
 pub fn is_auth_query_param(raw: &str) -> bool {
     param_in(raw, AUTH_QUERY_PARAMS)
+}
+
+/// Is the already decoded query parameter name one of [`AUTH_QUERY_PARAMS`]?
+pub fn is_auth_param_name(decoded: &str) -> bool {
+    name_in(decoded, AUTH_QUERY_PARAMS)
 }
 
 /// How the request was authenticated (`s3:authType`, `s3:signatureversion`).

@@ -10,6 +10,7 @@ use super::request::Authorization;
 use crate::policy::Action;
 use quick_xml::Reader;
 use quick_xml::events::Event;
+use std::fmt::Write as _;
 
 /// Most keys one request may delete (as on S3).
 pub const MAX_KEYS: usize = 1000;
@@ -244,7 +245,9 @@ pub fn escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\n' | '\t' => out.push(c),
-            c if c.is_control() => out.push_str(&format!("&#{};", u32::from(c))),
+            c if c.is_control() => {
+                let _ = write!(out, "&#{};", u32::from(c));
+            }
             c => out.push(c),
         }
     }

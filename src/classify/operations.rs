@@ -84,12 +84,11 @@ pub const MODIFIERS: &[&str] = &[
     "x-id",
 ];
 
-/// Is this query parameter known (a selector, a modifier, or an authentication
-/// parameter of a presigned URL)?
+/// Is this (decoded) query parameter known (a selector, a modifier, or an
+/// authentication parameter of a presigned URL, spelled in any case as authentication
+/// and forwarding recognize it)?
 pub fn is_known_parameter(name: &str) -> bool {
-    SELECTORS.contains(&name)
-        || MODIFIERS.contains(&name)
-        || crate::auth::AUTH_QUERY_PARAMS.contains(&name)
+    SELECTORS.contains(&name) || MODIFIERS.contains(&name) || crate::auth::is_auth_param_name(name)
 }
 
 /// One row: `method target ?selectors → operation (action, aws action)`.
@@ -290,6 +289,20 @@ pub fn find(
 mod tests {
     use super::*;
     use crate::policy::Action;
+
+    #[test]
+    fn authentication_parameters_are_known_as_authentication_recognizes_them() {
+        for name in [
+            "X-Amz-Signature",
+            "x-amz-signature",
+            "AWSAccessKeyId",
+            "expires",
+        ] {
+            assert!(is_known_parameter(name), "{name}");
+            assert!(crate::auth::is_auth_query_param(name), "{name}");
+        }
+        assert!(!is_known_parameter("X-Amz-Signaturex"));
+    }
 
     #[test]
     fn every_action_is_in_the_catalogue() {

@@ -137,11 +137,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Admission<A> {
             // The first header is read here, before Pingora's per-connection state
             // exists: a connection that never completes one costs only this. A
             // shutdown stops the wait, as it stops Pingora's own.
-            let mut stopping = shutdown.clone();
-            let read = tokio::select! {
-                read = watched.read_first_header() => read,
-                _ = stopping.wait_for(|stop| *stop) => return None,
-            };
+            let read = until_shutdown(shutdown, watched.read_first_header()).await?;
             if read.is_err() {
                 if watched.too_large {
                     let large = GatewayError::new(
@@ -179,21 +175,27 @@ impl<A> Admission<A> {
             tracing::error!("a connection that is not TCP reached the TLS handshake");
             return None;
         };
-        let mut stopping = shutdown.clone();
-        tokio::select! {
-            done = tokio::time::timeout_at(deadline, acceptor.tls_handshake(*l4)) => match done {
-                Ok(Ok(tls)) => Some(Box::new(tls)),
-                Ok(Err(e)) => {
-                    tracing::debug!("TLS handshake failed: {e}");
-                    None
-                }
-                Err(_) => {
-                    self.metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-            },
-            _ = stopping.wait_for(|stop| *stop) => None,
+        let handshake = tokio::time::timeout_at(deadline, acceptor.tls_handshake(*l4));
+        match until_shutdown(shutdown, handshake).await? {
+            Ok(Ok(tls)) => Some(Box::new(tls)),
+            Ok(Err(e)) => {
+                tracing::debug!("TLS handshake failed: {e}");
+                None
+            }
+            Err(_) => {
+                self.metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         }
+    }
+}
+
+/// `work`'s outcome, or `None` once the server starts shutting down.
+async fn until_shutdown<T>(shutdown: &ShutdownWatch, work: impl Future<Output = T>) -> Option<T> {
+    let mut stopping = shutdown.clone();
+    tokio::select! {
+        done = work => Some(done),
+        _ = stopping.wait_for(|stop| *stop) => None,
     }
 }
 

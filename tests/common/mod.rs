@@ -232,3 +232,34 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// PutBucketPolicy of `policy` on `bucket`, which the gateway must refuse as
+/// `MalformedPolicy`; the error, for its message.
+pub async fn malformed_policy(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    policy: &str,
+) -> aws_sdk_s3::error::ErrorMetadata {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let err = client
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"), "{err:?}");
+    err.meta().clone()
+}
+
+/// `bucket` has no bucket policy: GetBucketPolicy answers `NoSuchBucketPolicy`.
+pub async fn no_bucket_policy(client: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let err = client
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchBucketPolicy"), "{err:?}");
+}
