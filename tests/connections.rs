@@ -16,17 +16,11 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{anonymous, config, free_port, metric, rss_kib, start, start_backend};
+use common::{anonymous, config, free_port, metric, rss_kib, start, start_backend, wait_for};
 
 const CONNECTIONS: usize = 10_000;
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+/// How long opening or closing them all may take.
+const WAIT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_connections_hold_with_bounded_memory() {
@@ -48,7 +42,7 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
             let (status, _) = anonymous(port, "/box/k", "");
             assert_eq!(status, 403);
         }
-        wait_for("start-up connections stay open", || {
+        wait_for("start-up connections stay open", WAIT, || {
             metric(admin, "portcullis_connections_open") == 0
         });
         let baseline = rss_kib(pid);
@@ -60,7 +54,7 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
             s.write_all(b"GET /box/k HTTP/1.1\r\nHost: a\r\n").unwrap();
             held.push(s);
         }
-        wait_for("the connections are not all open", || {
+        wait_for("the connections are not all open", WAIT, || {
             metric(admin, "portcullis_connections_open") >= CONNECTIONS as u64
         });
         let opened = started.elapsed();
@@ -79,7 +73,7 @@ async fn ten_thousand_connections_hold_with_bounded_memory() {
         let (status, _) = anonymous(port, "/box/k", "");
         assert_eq!(status, 403);
         drop(held);
-        wait_for("connections stay open after their clients left", || {
+        wait_for("connections stay open after their clients left", WAIT, || {
             metric(admin, "portcullis_connections_open") == 0
         });
         let after = rss_kib(pid);

@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    anonymous, client, config, free_port, malformed_policy, metric, no_bucket_policy, raw,
-    signed_request, start, start_backend,
+    anonymous, client, config, eventually, free_port, malformed_policy, metric, no_bucket_policy,
+    raw, signed_request, start, start_backend, wait_for,
 };
 
 const ORG: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"AdminAll","Effect":"Allow","Principal":{"AWS":"admin"},"Action":"s3:*","Resource":"*"}]}"#;
 const ADMIN: (&str, &str) = ("AKIAADMIN0000000001", "admin-secret");
+/// How long the gateway may take to notice connections open or close.
+const SETTLE: Duration = Duration::from_secs(10);
 
 struct World {
     _data: tempfile::TempDir,
@@ -193,25 +195,20 @@ async fn a_connection_flood_is_bounded_by_max_connections() {
     let w = world("  max_connections: 4\n  header_timeout_seconds: 60\n").await;
     let port = w.gw.port;
     // Wait for the connections of start-up (readiness probes, the admin client) to go.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(w.admin_port, "portcullis_connections_open") != 0 {
-        assert!(Instant::now() < deadline, "connections stay open");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("connections stay open", SETTLE, || {
+        metric(w.admin_port, "portcullis_connections_open") == 0
+    })
+    .await;
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.write_all(b"GET /box/x HTTP/1.1\r\n").unwrap();
         held.push(s);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(w.admin_port, "portcullis_connections_open") < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "the held connections are not open"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the held connections are not open", SETTLE, || {
+        metric(w.admin_port, "portcullis_connections_open") >= 4
+    })
+    .await;
     let (status, reply) = tokio::task::spawn_blocking(move || {
         raw(
             port,
@@ -421,11 +418,10 @@ async fn trickled_and_abandoned_uploads_store_nothing() {
     let admin = client(port, ADMIN.0, ADMIN.1);
     // The abandoned upload's end reaches the gateway asynchronously: wait for both to
     // be over (nothing is in flight) before looking.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(w.admin_port, "portcullis_connections_open") > 0 {
-        assert!(Instant::now() < deadline, "connections stay open");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("connections stay open", SETTLE, || {
+        metric(w.admin_port, "portcullis_connections_open") == 0
+    })
+    .await;
     for key in ["stalled", "abandoned"] {
         let err = admin
             .head_object()
@@ -606,11 +602,9 @@ async fn tls_handshakes_are_counted_and_bounded_by_the_header_deadline() {
     ]);
     let port = gw.port;
     let settled = move |want: u64| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while metric(admin_port, "portcullis_connections_open") != want {
-            assert!(Instant::now() < deadline, "connections open never {want}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(&format!("connections open never {want}"), SETTLE, || {
+            metric(admin_port, "portcullis_connections_open") == want
+        });
     };
     tokio::task::spawn_blocking(move || {
         settled(0);

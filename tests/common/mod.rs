@@ -263,3 +263,22 @@ pub async fn no_bucket_policy(client: &aws_sdk_s3::Client, bucket: &str) {
         .unwrap_err();
     assert_eq!(err.code(), Some("NoSuchBucketPolicy"), "{err:?}");
 }
+
+/// Check `done` every 50 ms until it holds, blocking the thread; fails with `what`
+/// once `within` has passed.
+pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// [`wait_for`] for async tests: the task sleeps between checks, not the thread.
+pub async fn eventually(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
